@@ -1,0 +1,48 @@
+"""Figures of the simulator (matplotlib, written to PNG without a display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from simulator.config import SimulationConfig  # noqa: E402
+from simulator.results import EpisodeResults  # noqa: E402
+
+
+def plot_episode(config: SimulationConfig, result: EpisodeResults, path: str | Path) -> None:
+    """The anatomy of one episode: price and fills, field and counts, holdings and trades."""
+    times = config.market.times
+    steps = times[1:]
+    figure, (top, middle, bottom) = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
+    top.plot(times, result.prices[0], marker=".", label="price $S_k$")
+    top.scatter(steps, result.fills[0], color="tab:red", marker="x", label="fill $\\tilde S_k$")
+    top.axhline(config.market.price, color="grey", linestyle=":", label="arrival price")
+    top.set_ylabel("price")
+    top.set_title(f"{config.strategy.name}: IS {result.shortfall[0]:,.2f} "
+                  f"({result.shortfall_bps[0]:.2f} bps), seed {config.seed}")
+    top.legend(loc="best")
+    middle.step(steps, result.fields[0], where="pre", color="tab:purple", label="field $f_k$")
+    middle.set_ylabel("field")
+    counts = middle.twinx()
+    counts.plot(times, result.momentum_counts[0], color="tab:green", alpha=0.6,
+                label="momentum count $m_k$")
+    counts.set_ylabel("momentum agents")
+    middle.legend(loc="upper left")
+    counts.legend(loc="upper right")
+    bottom.plot(times, result.holdings[0], marker=".", label="holdings $x_k$")
+    trades = bottom.twinx()
+    trades.bar(steps, result.trades[0], width=0.6 * config.market.step_length,
+               color="tab:orange", alpha=0.5, label="trade $n_k$")
+    trades.axhline(0.0, color="grey", linewidth=0.5)
+    trades.set_ylabel("shares traded")
+    bottom.set_ylabel("shares held")
+    bottom.set_xlabel("time")
+    bottom.legend(loc="upper left")
+    trades.legend(loc="upper right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,90 @@
+"""The random-stream protocol shared by the Mesa and the vectorised engines (MODEL.md §5).
+
+One root seed drives everything through numpy's SeedSequence; there is no global RNG.
+
+- Episodes are numbered 0, 1, 2, ... and grouped in blocks of BLOCK_SIZE; episode i
+  lies in block b = i // BLOCK_SIZE at offset o = i % BLOCK_SIZE. A block is the unit
+  of seeding, so results do not depend on how blocks are shared among workers.
+- Block b has three PCG64 streams, seeded by SeedSequence(root_seed, spawn_key=(b, j)),
+  i.e. the j-th child of the block's own sequence: j = 0 initial count, j = 1 ensemble,
+  j = 2 price noise.
+- Every draw is one double from `Generator.random()` (one 64-bit output each), laid out
+  episode by episode: episode o of a block owns
+    initial  stream: the draw at position o                      (1 per episode),
+    ensemble stream: positions [o·N·D, (o+1)·N·D), step-major      (D per step),
+    noise    stream: positions [o·N, (o+1)·N)                      (1 per step),
+  where N is the number of steps and D the ensemble's draws per step (M micro-updates
+  for the Kirman rule, 1 for the random-walk rule). Any episode is reached directly by
+  `advance`, without generating its predecessors.
+- The Gaussian shock of step k is ξ_k = Φ⁻¹(max(u_k, 2⁻⁵⁴)) (inverse normal CDF), so it
+  too costs exactly one draw.
+
+Because a draw's meaning depends only on (root seed, episode, step), every strategy
+and every parameter value of a study sees the same random numbers for the same episode
+(common random numbers), as long as N and D are the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from strategies import validation
+
+BLOCK_SIZE = 4096
+INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM = 0, 1, 2
+SMALLEST_UNIFORM = 2.0**-54
+
+
+@dataclass(frozen=True)
+class EpisodeDraws:
+    """The draws of a run of consecutive episodes (leading axis: episodes).
+
+    initial: (E,) uniforms.  ensemble: (E, N, D) uniforms.  noise: (E, N) standard normals.
+    """
+
+    initial: np.ndarray
+    ensemble: np.ndarray
+    noise: np.ndarray
+
+    def episode(self, index: int) -> "EpisodeDraws":
+        """The draws of one episode of this run, keeping a leading axis of length 1."""
+        part = slice(index, index + 1)
+        return EpisodeDraws(self.initial[part], self.ensemble[part], self.noise[part])
+
+
+def validate_seed(seed: object) -> int:
+    """A root seed is an integer >= 0 (0 is a seed like any other)."""
+    return validation.integer("seed", seed, 0)
+
+
+def _stream(root_seed: int, block: int, stream: int, position: int) -> np.random.Generator:
+    sequence = np.random.SeedSequence(root_seed, spawn_key=(block, stream))
+    bit_generator = np.random.PCG64(sequence)
+    if position:
+        bit_generator.advance(position)
+    return np.random.Generator(bit_generator)
+
+
+def block_draws(root_seed: int, block: int, steps: int, draws_per_step: int,
+                first: int = 0, count: int = BLOCK_SIZE) -> EpisodeDraws:
+    """The draws of episodes first..first+count-1 of a block (offsets within the block)."""
+    root_seed = validate_seed(root_seed)
+    if first < 0 or count < 1 or first + count > BLOCK_SIZE:
+        raise ValueError(f"episodes {first}..{first + count - 1} are outside a block")
+    per_episode = steps * draws_per_step
+    initial = _stream(root_seed, block, INITIAL_STREAM, first).random(count)
+    ensemble = _stream(root_seed, block, ENSEMBLE_STREAM, first * per_episode).random(
+        count * per_episode).reshape(count, steps, draws_per_step)
+    uniforms = _stream(root_seed, block, NOISE_STREAM, first * steps).random(count * steps)
+    noise = ndtri(np.maximum(uniforms, SMALLEST_UNIFORM)).reshape(count, steps)
+    return EpisodeDraws(initial, ensemble, noise)
+
+
+def episode_draws(root_seed: int, episode: int, steps: int, draws_per_step: int) -> EpisodeDraws:
+    """The draws of one episode (leading axis of length 1)."""
+    episode = validation.integer("episode", episode, 0)
+    block, offset = divmod(episode, BLOCK_SIZE)
+    return block_draws(root_seed, block, steps, draws_per_step, first=offset, count=1)

@@ -1,0 +1,180 @@
+"""The ensemble's count chain (MODEL.md §4): transition law, stationary law, forecasts.
+
+M agents are momentum (MOM) or mean-reversion (MR) traders; m = #MOM and the field is
+f = field_scale·(2m - M)/M. Two switching rules:
+
+- "kirman" (Kirman 1993 / Alfarano-Lux-Wagner recruitment): M asynchronous
+  micro-updates per step. A uniformly chosen agent switches on its own with
+  probability a (a1 for an MR agent, a2 for a MOM agent), or with probability b copies
+  another agent chosen uniformly among the other M-1, or keeps its type (the three
+  are exclusive, so a_i + b <= 1). Per micro-update:
+      p_up(m) = (M-m)/M·(a1 + b·m/(M-1)),   p_down(m) = m/M·(a2 + b·(M-m)/(M-1)),
+  and the stationary law is BetaBinomial(M, a1(M-1)/b, a2(M-1)/b) exactly.
+- "random-walk" (the paper's rule): once per step the count moves +1 or -1 with
+  probability p each; a move out of [0, M] is suppressed. Stationary law: uniform.
+
+Forecasts: the exact conditional mean E[m_{k+s} | m_k] for both rules, from powers of
+the one-step transition matrix (for Kirman it equals m* + ρ^s·(m_k - m*) with
+ρ = (1 - (a1+a2)/M)^M and m* = M·a1/(a1+a2)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaln, gammaln
+
+from strategies import validation
+from strategies.errors import ParameterError
+
+SWITCHING_RULES = ("kirman", "random-walk")
+INITIAL_COUNTS = ("balanced", "stationary")
+
+
+@dataclass(frozen=True)
+class EnsembleParameters:
+    """The ensemble of momentum / mean-reversion traders.
+
+    agents: M >= 2.  field_scale: α0 >= 0 (field in [-α0, α0]).
+    switching: "kirman" or "random-walk".
+    switch_to_momentum: a1, own switching probability of an MR agent per micro-update.
+    switch_to_mean_reversion: a2, the same for a MOM agent.
+    herding: b, probability of copying another agent (a_i + b <= 1).
+    step_probability: p <= 1/2, the random-walk rule's probability of each ±1 move.
+    initial: "balanced" (M // 2), "stationary" (a draw from the stationary law) or an
+        integer count in [0, M].
+    """
+
+    agents: int = 100
+    field_scale: float = 5.0
+    switching: str = "kirman"
+    switch_to_momentum: float = 0.01
+    switch_to_mean_reversion: float = 0.01
+    herding: float = 0.5
+    step_probability: float = 0.25
+    initial: str | int = "balanced"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "agents", validation.integer("agents", self.agents, 2))
+        set_(self, "field_scale", validation.non_negative("field_scale", self.field_scale))
+        validation.one_of("switching", self.switching, SWITCHING_RULES)
+        set_(self, "switch_to_momentum",
+             validation.in_range("switch_to_momentum", self.switch_to_momentum, 0.0, 1.0))
+        set_(self, "switch_to_mean_reversion",
+             validation.in_range("switch_to_mean_reversion", self.switch_to_mean_reversion,
+                                 0.0, 1.0))
+        set_(self, "herding", validation.in_range("herding", self.herding, 0.0, 1.0))
+        set_(self, "step_probability",
+             validation.in_range("step_probability", self.step_probability, 0.0, 0.5))
+        for name, own in (("switch_to_momentum", self.switch_to_momentum),
+                          ("switch_to_mean_reversion", self.switch_to_mean_reversion)):
+            if own + self.herding > 1.0:
+                raise ParameterError(f"{name} + herding must be <= 1 (exclusive events), "
+                                     f"got {own!r} + {self.herding!r}")
+        if self.switching == "kirman" and self.switch_to_momentum + self.switch_to_mean_reversion == 0:
+            raise ParameterError("switch_to_momentum and switch_to_mean_reversion cannot both be 0 "
+                                 "(the count would be absorbed at 0 or M)")
+        if isinstance(self.initial, str):
+            validation.one_of("initial", self.initial, INITIAL_COUNTS)
+        else:
+            count = validation.integer("initial", self.initial, 0)
+            if count > self.agents:
+                raise ParameterError(f"initial count must be in [0, agents = {self.agents}], "
+                                     f"got {count}")
+
+    @property
+    def draws_per_step(self) -> int:
+        """Uniform draws the ensemble consumes per step (the random-stream protocol)."""
+        return self.agents if self.switching == "kirman" else 1
+
+
+def field(parameters: EnsembleParameters, momentum_count: np.ndarray | int) -> np.ndarray:
+    """f = field_scale·(2m - M)/M."""
+    m = parameters.agents
+    return parameters.field_scale * (2.0 * np.asarray(momentum_count, dtype=float) - m) / m
+
+
+def micro_update_probabilities(parameters: EnsembleParameters,
+                               momentum_count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(p_up(m), p_down(m)) of one Kirman micro-update."""
+    big_m = parameters.agents
+    m = np.asarray(momentum_count, dtype=float)
+    b = parameters.herding
+    up = (big_m - m) / big_m * (parameters.switch_to_momentum + b * m / (big_m - 1))
+    down = m / big_m * (parameters.switch_to_mean_reversion + b * (big_m - m) / (big_m - 1))
+    return up, down
+
+
+def _birth_death_matrix(up: np.ndarray, down: np.ndarray) -> np.ndarray:
+    size = up.shape[0]
+    matrix = np.diag(1.0 - up - down)
+    matrix[np.arange(size - 1), np.arange(1, size)] = up[:-1]
+    matrix[np.arange(1, size), np.arange(size - 1)] = down[1:]
+    return matrix
+
+
+def step_transition_matrix(parameters: EnsembleParameters) -> np.ndarray:
+    """P[i, j] = P(m_{k+1} = j | m_k = i) for one whole step of the rule."""
+    counts = np.arange(parameters.agents + 1)
+    if parameters.switching == "kirman":
+        micro = _birth_death_matrix(*micro_update_probabilities(parameters, counts))
+        return np.linalg.matrix_power(micro, parameters.agents)
+    p = parameters.step_probability
+    up = np.where(counts < parameters.agents, p, 0.0)
+    down = np.where(counts > 0, p, 0.0)
+    return _birth_death_matrix(up, down)
+
+
+def stationary_law(parameters: EnsembleParameters) -> np.ndarray:
+    """The exact stationary probabilities of m = 0..M."""
+    big_m = parameters.agents
+    counts = np.arange(big_m + 1)
+    if parameters.switching == "random-walk":
+        return np.full(big_m + 1, 1.0 / (big_m + 1))
+    if parameters.herding == 0.0:  # independent agents: Binomial(M, a1/(a1+a2))
+        share = parameters.switch_to_momentum / (
+            parameters.switch_to_momentum + parameters.switch_to_mean_reversion)
+        log_pmf = (gammaln(big_m + 1) - gammaln(counts + 1) - gammaln(big_m - counts + 1)
+                   + counts * np.log(share) + (big_m - counts) * np.log1p(-share))
+        return np.exp(log_pmf)
+    alpha = parameters.switch_to_momentum * (big_m - 1) / parameters.herding
+    beta = parameters.switch_to_mean_reversion * (big_m - 1) / parameters.herding
+    if alpha == 0.0 or beta == 0.0:
+        raise ParameterError("the stationary law is degenerate when an own switching rate is 0")
+    log_pmf = (gammaln(big_m + 1) - gammaln(counts + 1) - gammaln(big_m - counts + 1)
+               + betaln(counts + alpha, big_m - counts + beta) - betaln(alpha, beta))
+    return np.exp(log_pmf)
+
+
+def initial_count(parameters: EnsembleParameters, uniform: np.ndarray) -> np.ndarray:
+    """m_0 for each episode from its one initial uniform draw (inverse CDF if stationary)."""
+    uniform = np.asarray(uniform, dtype=float)
+    if parameters.initial == "balanced":
+        return np.full(uniform.shape, parameters.agents // 2, dtype=np.int64)
+    if parameters.initial == "stationary":
+        cdf = np.cumsum(stationary_law(parameters))
+        cdf[-1] = 1.0
+        return np.searchsorted(cdf, uniform, side="right").astype(np.int64)
+    return np.full(uniform.shape, int(parameters.initial), dtype=np.int64)
+
+
+def expected_count_table(parameters: EnsembleParameters, horizon: int) -> np.ndarray:
+    """table[s, m] = E[m_{k+s} | m_k = m] for s = 0..horizon (exact for both rules)."""
+    transition = step_transition_matrix(parameters)
+    table = np.empty((horizon + 1, parameters.agents + 1))
+    table[0] = np.arange(parameters.agents + 1, dtype=float)
+    for s in range(1, horizon + 1):
+        table[s] = transition @ table[s - 1]
+    return table
+
+
+def kirman_expected_count(parameters: EnsembleParameters, count: np.ndarray,
+                          ahead: np.ndarray) -> np.ndarray:
+    """Closed form E[m_{k+s} | m_k] = m* + ρ^s (m_k - m*) of the Kirman chain."""
+    big_m = parameters.agents
+    total = parameters.switch_to_momentum + parameters.switch_to_mean_reversion
+    mean = big_m * parameters.switch_to_momentum / total
+    rho = (1.0 - total / big_m) ** big_m
+    return mean + rho ** np.asarray(ahead, dtype=float) * (np.asarray(count, dtype=float) - mean)

@@ -1,0 +1,21 @@
+"""Named errors raised by acsim.
+
+Every failure a user can provoke has its own class, so callers can catch exactly what
+they mean to handle. `ParameterError` is also a `ValueError` for convenience.
+"""
+
+
+class AcsimError(Exception):
+    """Base class of every error acsim raises on purpose."""
+
+
+class ParameterError(AcsimError, ValueError):
+    """A parameter is missing, of the wrong type or outside its allowed range."""
+
+
+class InfeasibleProblemError(AcsimError):
+    """The constraints of an execution problem cannot all be met."""
+
+
+class SolverError(AcsimError):
+    """A numerical solver failed; no schedule is returned in its place."""

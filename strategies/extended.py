@@ -1,0 +1,206 @@
+"""Extended Almgren-Chriss planner (MODEL.md §3b), exact and fast.
+
+For a remaining horizon of m steps from holdings x_0 the planner minimises, in
+sell-equivalent units,
+
+    U = (η̃/τ)·Σ_{k=1}^{m} n_k² + q·τ·Σ_{k=1}^{m} x_k² - τ·Σ_{k=1}^{m} a_k·x_k,   x_m = 0,
+
+with urgency q = λσ² + self_alpha and planning drift a_k = side·(α_exo + coupling·f̂_k).
+The spread cost ε·Σ|n_k| equals ε·x_0 for any schedule that never reverses, so it does
+not move the optimum; the equality-constrained solver is exact for it whenever the
+answer never reverses, and the no-buy-back solver (n_k >= 0) is exact always.
+
+Setting the gradient to zero gives the tridiagonal system
+
+    -x_{j-1} + d·x_j - x_{j+1} = τ²·a_j/(2η̃),   j = 1..m-1,   d = 2 + qτ²/η̃ = 2·cosh κτ,
+
+so the optimum is linear in (x_0, a): x_1 = h_1·x_0 + τ²/(2η̃)·Σ_j h_j·a_j with
+h_j = sinh(κ(m-j)τ)/sinh(κmτ), the first column of the inverse matrix. `LinearGains`
+precomputes h for every remaining length so a receding-horizon agent's first trade
+costs one multiply-add per forecast step (O(1) when the forecast is constant).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.lapack import dgtsv
+
+from strategies.almgren_chriss import discrete_kappa, sinh_ratio
+from strategies.errors import InfeasibleProblemError, SolverError
+from strategies.parameters import (
+    ExecutionProblem,
+    ExtendedParameters,
+    PlanningInputs,
+    planning_inputs,
+)
+
+
+def _tridiagonal_solve(diagonal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve tridiag(-1, diagonal, -1)·y = rhs (LAPACK dgtsv); rhs is (size,) or (size, k)."""
+    if diagonal.shape[0] == 1:  # dgtsv's wrapper rejects empty off-diagonals
+        return rhs / diagonal[0]
+    off = np.full(diagonal.shape[0] - 1, -1.0)
+    *_, solution, info = dgtsv(off, diagonal, off, rhs)
+    if info != 0:
+        raise SolverError(f"tridiagonal solve failed (LAPACK dgtsv info = {info})")
+    return solution
+
+
+def optimal_holdings(inputs: PlanningInputs, holdings: float | np.ndarray) -> np.ndarray:
+    """Equality-constrained optimum x_0..x_m for current holdings (batched).
+
+    inputs.drift has shape (..., m); holdings is a scalar or has shape (...).
+    Returns an array of shape (..., m + 1) with x_0 = holdings and x_m = 0.
+    """
+    drift = np.asarray(inputs.drift, dtype=float)
+    steps = drift.shape[-1]
+    batch = drift.shape[:-1]
+    path = np.zeros(batch + (steps + 1,))
+    path[..., 0] = holdings
+    if steps == 1:
+        return path
+    scale = inputs.step_length**2 / (2.0 * inputs.effective_temporary_impact)
+    diagonal = np.full(steps - 1, 2.0 + 2.0 * scale * inputs.urgency)
+    rhs = scale * drift[..., : steps - 1].reshape(-1, steps - 1).T
+    rhs[0, :] += path[..., 0].reshape(-1)
+    path[..., 1:steps] = _tridiagonal_solve(diagonal, rhs).T.reshape(batch + (steps - 1,))
+    return path
+
+
+class LinearGains:
+    """Precomputed gains of the equality-constrained planner for every remaining length.
+
+    first trade = holdings·holding_gain[m] - Σ_k drift_gain[m][k]·a_k,  k = 1..m,
+    where m is the number of remaining steps (including the one being traded).
+    """
+
+    def __init__(self, step_length: float, effective_temporary_impact: float, urgency: float,
+                 steps: int) -> None:
+        self.steps = steps
+        rate = discrete_kappa(urgency, effective_temporary_impact, step_length)
+        scale = step_length**2 / (2.0 * effective_temporary_impact)
+        self.holding_gain = np.zeros(steps + 1)
+        self.drift_gain: list[np.ndarray] = [np.zeros(0)]
+        for remaining in range(1, steps + 1):
+            horizon = remaining * step_length
+            # h_j for j = 0..m; h_m = 0 so the last drift (on x_m = 0) has no gain.
+            h = sinh_ratio(rate, horizon - np.arange(remaining + 1) * step_length, horizon)
+            h[-1] = 0.0
+            self.holding_gain[remaining] = 1.0 - h[1] if remaining > 1 else 1.0
+            self.drift_gain.append(scale * h[1:])
+        self.constant_drift_gain = np.array([gain.sum() for gain in self.drift_gain])
+
+    @classmethod
+    def from_inputs(cls, inputs: PlanningInputs) -> "LinearGains":
+        return cls(inputs.step_length, inputs.effective_temporary_impact, inputs.urgency,
+                   inputs.steps)
+
+    def first_trade(self, holdings: np.ndarray, drift: np.ndarray) -> np.ndarray:
+        """First trade for drift forecasts of shape (..., m) (m = remaining steps)."""
+        drift = np.asarray(drift, dtype=float)
+        remaining = drift.shape[-1]
+        return holdings * self.holding_gain[remaining] - drift @ self.drift_gain[remaining]
+
+    def first_trade_constant_drift(self, holdings: np.ndarray, remaining: int,
+                                   drift: np.ndarray | float) -> np.ndarray:
+        """First trade when the drift forecast is the same in every remaining step."""
+        return holdings * self.holding_gain[remaining] - drift * self.constant_drift_gain[remaining]
+
+
+def _level_solution(inputs: PlanningInputs, start: float, trading: np.ndarray) -> np.ndarray:
+    """Optimum when only the steps in `trading` (sorted, 1-based) may trade.
+
+    Holdings are constant between trading steps, so the free variables are the levels
+    between consecutive trading steps, and the system stays tridiagonal.
+    """
+    steps = inputs.steps
+    tau2_over = inputs.step_length**2 / inputs.effective_temporary_impact
+    path = np.zeros(steps + 1)
+    path[: trading[0]] = start
+    if trading.shape[0] > 1:
+        widths = np.diff(trading)
+        cumulative = np.concatenate([[0.0], np.cumsum(inputs.drift)])
+        sums = cumulative[trading[1:] - 1] - cumulative[trading[:-1] - 1]
+        diagonal = 2.0 + inputs.urgency * tau2_over * widths
+        rhs = 0.5 * tau2_over * sums
+        rhs[0] += start
+        levels = _tridiagonal_solve(diagonal, rhs[:, None])[:, 0]
+        path[trading[0]:trading[-1]] = np.repeat(levels, widths)
+    return path
+
+
+def _gradient(inputs: PlanningInputs, path: np.ndarray) -> np.ndarray:
+    """∂U/∂x_j for j = 1..m-1."""
+    c = inputs.effective_temporary_impact / inputs.step_length
+    interior = path[1:-1]
+    return (2.0 * c * (2.0 * interior - path[:-2] - path[2:])
+            + 2.0 * inputs.urgency * inputs.step_length * interior
+            - inputs.step_length * inputs.drift[:-1])
+
+
+def no_buyback_holdings(inputs: PlanningInputs, holdings: float) -> np.ndarray:
+    """Exact optimum with n_k >= 0 (a seller never buys back), by a primal active set.
+
+    Each iteration solves the equality problem with the steps of the working set held
+    at zero trade (a tridiagonal system in the remaining levels); the KKT multipliers of
+    n_k >= 0 are μ_{j+1} = μ_j + ∂U/∂x_j, zero on the trading steps. Trades on the
+    working set are exactly 0, so the result never buys.
+    """
+    steps = inputs.steps
+    start = float(holdings)
+    if start < 0.0:
+        raise InfeasibleProblemError(
+            f"no buy-back: holdings {start!r} < 0 cannot be brought to 0 by selling only"
+        )
+    if start == 0.0 or steps == 1:
+        path = np.zeros(steps + 1)
+        path[0] = start
+        return path
+    drift = np.asarray(inputs.drift, dtype=float)
+    unconstrained = optimal_holdings(inputs, start)
+    if np.all(np.diff(unconstrained) <= 0.0):
+        return unconstrained
+    scale = (inputs.effective_temporary_impact / inputs.step_length * start
+             + inputs.urgency * inputs.step_length * start * steps
+             + inputs.step_length * float(np.sum(np.abs(drift))))
+    tolerance = 1e-12 * scale
+    # Warm start: rest where the unconstrained plan buys back, trade equal amounts elsewhere
+    # (feasible, and consistent with that working set).
+    resting = np.concatenate([[False], np.diff(unconstrained) >= 0.0])  # resting[k]: n_k = 0
+    path = start - start * np.cumsum(np.concatenate([[0.0], ~resting[1:]])) / np.sum(~resting[1:])
+    for _ in range(20 * steps + 20):
+        trading = np.flatnonzero(~resting[1:]) + 1
+        target = _level_solution(inputs, start, trading)
+        current_trades = path[:-1] - path[1:]
+        target_trades = target[:-1] - target[1:]
+        blocked = ~resting[1:] & (target_trades < 0.0)
+        if not np.any(blocked):
+            path = target
+            gradient = _gradient(inputs, path)
+            cumulative = np.concatenate([[0.0], np.cumsum(gradient)])
+            multipliers = cumulative - cumulative[trading[0] - 1]  # μ_k at index k-1
+            candidates = np.where(resting[1:], multipliers, np.inf)
+            worst = int(np.argmin(candidates))
+            if candidates[worst] >= -tolerance:
+                return path
+            resting[worst + 1] = False
+            continue
+        ratios = np.full(steps, np.inf)
+        index = np.flatnonzero(blocked)
+        ratios[index] = current_trades[index] / (current_trades[index] - target_trades[index])
+        blocking = int(np.argmin(ratios))
+        path = path + ratios[blocking] * (target - path)
+        resting[blocking + 1] = True
+    raise SolverError(f"no-buy-back active set did not converge in {20 * steps + 20} iterations")
+
+
+def extended_schedule(problem: ExecutionProblem, extended: ExtendedParameters | None = None,
+                      field_forecast: object = None, no_buyback: bool = False) -> np.ndarray:
+    """Optimal holdings x_0..x_N of the whole order under the extended model.
+
+    field_forecast: f̂_1..f̂_N (scalar held constant, None for no field).
+    """
+    inputs = planning_inputs(problem, extended, field_forecast)
+    if no_buyback:
+        return no_buyback_holdings(inputs, problem.shares)
+    return optimal_holdings(inputs, problem.shares)

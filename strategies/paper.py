@@ -1,0 +1,162 @@
+"""Paper-literal quadratic programs (Krovi 2025, §4.3 and §5.2; MODEL.md §3c).
+
+Kept for reproduction only; the simulator plans with `strategies.extended`. In the
+paper's notation x_k is the *trade* in step k (k = 1..T) and the objective is
+
+    Σ_k ( κ·x_k² + λσ²·I_k² - a_self,k·x_k - γ·x̄_k·x_k )
+
+with I_k = X_k = Σ_{i<=k} x_i as printed (cumulative executed, `inventory="cumulative"`)
+or I_k = Q - X_k (remaining inventory, `inventory="remaining"`), subject to Σ x_k = Q
+(§4.3) or with the penalty P·(Σ x_k - Q)² in its place (§5.2). Here κ is the paper's
+quadratic trading-cost coefficient (`trade_cost`), not the AC decay rate, and γ is the
+ensemble coupling.
+
+Both solvers below minimise the same objective: `PaperQP` exactly (one factorised
+linear system, batched over many field paths) and `PaperCvxpy` with cvxpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+import scipy.linalg
+
+from strategies import validation
+from strategies.errors import SolverError
+from strategies.reference import CLARABEL_SETTINGS
+
+INVENTORY_READINGS = ("cumulative", "remaining")
+
+
+@dataclass(frozen=True)
+class PaperParameters:
+    """Parameters of the paper's QP.
+
+    total_shares: Q > 0.  steps: T >= 1.  trade_cost: κ > 0.  risk_aversion: λ >= 0.
+    variance: σ² >= 0.  penalty: None for the §4.3 equality, or P > 0 for §5.2.
+    inventory: "cumulative" (as printed) or "remaining".
+    """
+
+    total_shares: float = 1000.0
+    steps: int = 20
+    trade_cost: float = 1.0
+    risk_aversion: float = 0.1
+    variance: float = 1.0
+    penalty: float | None = None
+    inventory: str = "cumulative"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "total_shares", validation.positive("total_shares", self.total_shares))
+        set_(self, "steps", validation.integer("steps", self.steps, 1))
+        set_(self, "trade_cost", validation.positive("trade_cost", self.trade_cost))
+        set_(self, "risk_aversion", validation.non_negative("risk_aversion", self.risk_aversion))
+        set_(self, "variance", validation.non_negative("variance", self.variance))
+        if self.penalty is not None:
+            set_(self, "penalty", validation.positive("penalty", self.penalty))
+        validation.one_of("inventory", self.inventory, INVENTORY_READINGS)
+
+    def linear_term(self, self_alpha: object, coupling: float, field: object) -> np.ndarray:
+        """a_self,k + γ·x̄_k, shape (..., T); self_alpha is a scalar or T values."""
+        coupling = validation.finite_number("coupling", coupling)
+        field = np.asarray(field, dtype=float)
+        if field.shape[-1:] != (self.steps,) or not np.all(np.isfinite(field)):
+            raise validation.ParameterError(
+                f"field must have {self.steps} finite values per path, got shape {field.shape}")
+        alpha = np.asarray(self_alpha, dtype=float)
+        if alpha.ndim > 0:
+            alpha = validation.finite_vector("self_alpha", alpha, self.steps)
+        else:
+            alpha = validation.finite_number("self_alpha", float(alpha))
+        return alpha + coupling * field
+
+
+def paper_objective(parameters: PaperParameters, trades: np.ndarray, self_alpha: object,
+                    coupling: float, field: object) -> np.ndarray:
+    """The paper's objective evaluated term by term for trades x_1..x_T (batched)."""
+    trades = np.asarray(trades, dtype=float)
+    executed = np.cumsum(trades, axis=-1)
+    inventory = executed if parameters.inventory == "cumulative" else (
+        parameters.total_shares - executed)
+    value = np.sum(
+        parameters.trade_cost * trades**2
+        + parameters.risk_aversion * parameters.variance * inventory**2
+        - parameters.linear_term(self_alpha, coupling, field) * trades,
+        axis=-1,
+    )
+    if parameters.penalty is not None:
+        value = value + parameters.penalty * (executed[..., -1] - parameters.total_shares) ** 2
+    return value
+
+
+class PaperQP:
+    """Exact solver: the quadratic is fixed, so its KKT matrix is factorised once.
+
+    Objective x'Hx - b'x with H = κI + λσ²·L'L (L the lower-triangular cumulative-sum
+    matrix) and b = a_self + γx̄ (+ 2λσ²Q·L'1 for the remaining-inventory reading).
+    """
+
+    def __init__(self, parameters: PaperParameters) -> None:
+        self.parameters = parameters
+        steps = parameters.steps
+        cumulative = np.tril(np.ones((steps, steps)))
+        weight = parameters.risk_aversion * parameters.variance
+        hessian = parameters.trade_cost * np.eye(steps) + weight * cumulative.T @ cumulative
+        self._constant_linear = (
+            2.0 * weight * parameters.total_shares * cumulative.T @ np.ones(steps)
+            if parameters.inventory == "remaining" else np.zeros(steps)
+        )
+        if parameters.penalty is None:
+            kkt = np.zeros((steps + 1, steps + 1))
+            kkt[:steps, :steps] = 2.0 * hessian
+            kkt[:steps, steps] = 1.0
+            kkt[steps, :steps] = 1.0
+        else:
+            kkt = 2.0 * hessian + 2.0 * parameters.penalty * np.ones((steps, steps))
+        self._factor = scipy.linalg.lu_factor(kkt)
+
+    def trades(self, self_alpha: object, coupling: float, field: object) -> np.ndarray:
+        """Optimal x_1..x_T for one field path (T,) or many (E, T)."""
+        p = self.parameters
+        linear = p.linear_term(self_alpha, coupling, field) + self._constant_linear
+        batch = np.atleast_2d(linear)
+        if p.penalty is None:
+            rhs = np.hstack([batch, np.full((batch.shape[0], 1), p.total_shares)])
+        else:
+            rhs = batch + 2.0 * p.penalty * p.total_shares
+        solution = scipy.linalg.lu_solve(self._factor, rhs.T).T[:, : p.steps]
+        return solution.reshape(linear.shape)
+
+
+class PaperCvxpy:
+    """The same QP in cvxpy, built once with a Parameter for the linear term (DPP)."""
+
+    def __init__(self, parameters: PaperParameters) -> None:
+        self.parameters = parameters
+        p = parameters
+        self._trades = cp.Variable(p.steps)
+        self._linear = cp.Parameter(p.steps)
+        executed = cp.cumsum(self._trades)
+        inventory = executed if p.inventory == "cumulative" else p.total_shares - executed
+        objective = (p.trade_cost * cp.sum_squares(self._trades)
+                     + p.risk_aversion * p.variance * cp.sum_squares(inventory)
+                     - self._linear @ self._trades)
+        constraints = []
+        if p.penalty is None:
+            constraints.append(cp.sum(self._trades) == p.total_shares)
+        else:
+            objective = objective + p.penalty * cp.square(cp.sum(self._trades) - p.total_shares)
+        self._problem = cp.Problem(cp.Minimize(objective), constraints)
+
+    def trades(self, self_alpha: object, coupling: float, field: object) -> np.ndarray:
+        """Optimal x_1..x_T for one field path."""
+        self._linear.value = self.parameters.linear_term(self_alpha, coupling, field)
+        try:
+            self._problem.solve(solver=cp.CLARABEL, **CLARABEL_SETTINGS)
+        except cp.error.SolverError as error:
+            raise SolverError(f"CLARABEL failed on the paper QP: {error}") from None
+        if self._problem.status != cp.OPTIMAL:
+            raise SolverError(f"paper QP: solver status {self._problem.status!r}")
+        return np.asarray(self._trades.value, dtype=float)

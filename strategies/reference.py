@@ -1,0 +1,77 @@
+"""cvxpy formulation of the extended planner (MODEL.md §3b): the reference for tests.
+
+Never the default path in simulation: `strategies.extended` solves the same problem
+exactly and thousands of times faster. The problem is built once per remaining length
+with cvxpy Parameters (DPP), so re-solving only updates parameter values.
+
+It minimises the full objective, spread included, in normalised units u = x/|x_0|:
+
+    Σ(Δu)² + r·Σu_k² - Σ ℓ_k·u_k + e·Σ|Δu|,
+    r = qτ²/η̃,  ℓ = τ²·a/(η̃·|x_0|),  e = ετ/(η̃·|x_0|),
+
+which is U·τ/(η̃·x_0²) up to a constant: the same minimiser, well scaled for CLARABEL.
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+
+from strategies.errors import SolverError
+from strategies.parameters import PlanningInputs
+
+CLARABEL_SETTINGS = {
+    "tol_gap_abs": 1e-12,
+    "tol_gap_rel": 1e-12,
+    "tol_feas": 1e-12,
+    "tol_ktratio": 1e-10,
+    "max_iter": 500,
+}
+
+
+class ReferencePlanner:
+    """Solve the §3b problem with cvxpy + CLARABEL for any remaining length.
+
+    half_spread: ε (currency per share); no_buyback adds n_k >= 0.
+    """
+
+    def __init__(self, half_spread: float = 0.0, no_buyback: bool = False) -> None:
+        self.half_spread = half_spread
+        self.no_buyback = no_buyback
+        self._problems: dict[tuple[int, float], tuple] = {}
+
+    def _problem(self, steps: int, ratio: float) -> tuple:
+        key = (steps, ratio)
+        if key not in self._problems:
+            path = cp.Variable(steps + 1)
+            start = cp.Parameter()
+            linear = cp.Parameter(steps)
+            spread = cp.Parameter(nonneg=True)
+            trades = path[:-1] - path[1:]
+            objective = (cp.sum_squares(trades) + ratio * cp.sum_squares(path[1:])
+                         - linear @ path[1:] + spread * cp.norm1(trades))
+            constraints = [path[0] == start, path[steps] == 0]
+            if self.no_buyback:
+                constraints.append(trades >= 0)
+            self._problems[key] = (cp.Problem(cp.Minimize(objective), constraints),
+                                   path, start, linear, spread)
+        return self._problems[key]
+
+    def holdings(self, inputs: PlanningInputs, holdings: float) -> np.ndarray:
+        """Optimal x_0..x_m (unbatched)."""
+        tau, impact = inputs.step_length, inputs.effective_temporary_impact
+        ratio = inputs.urgency * tau**2 / impact
+        problem, path, start, linear, spread = self._problem(inputs.steps, ratio)
+        scale = abs(float(holdings)) or 1.0
+        start.value = float(holdings) / scale
+        linear.value = tau**2 * np.asarray(inputs.drift, dtype=float) / (impact * scale)
+        spread.value = self.half_spread * tau / (impact * scale)
+        try:
+            problem.solve(solver=cp.CLARABEL, **CLARABEL_SETTINGS)
+        except cp.error.SolverError as error:
+            raise SolverError(f"CLARABEL failed on the reference planner: {error}") from None
+        if problem.status != cp.OPTIMAL:
+            raise SolverError(f"reference planner: solver status {problem.status!r}")
+        result = np.asarray(path.value, dtype=float) * scale
+        result[-1] = 0.0
+        return result
