@@ -32,7 +32,8 @@ class EnsembleTrader(mesa.Agent):
         """Kirman recruitment with one uniform draw in [0, 1).
 
         draw < a (own rate):         switch type on its own;
-        a <= draw < a + b (herding): copy another agent, chosen by (draw - a)/b;
+        a <= draw < a + b (herding): copy another agent, the one at position
+                                     floor((draw - a)·(M - 1)/b) among the others;
         otherwise:                   keep its type.
         """
         parameters = self.model.config.ensemble
@@ -41,7 +42,7 @@ class EnsembleTrader(mesa.Agent):
         if draw < own:
             self.model.switch_type(self)
         elif draw < own + parameters.herding:
-            partner = self.model.other_trader(self, (draw - own) / parameters.herding)
+            partner = self.model.other_trader(self, int((draw - own) * parameters.partner_scale))
             if partner.momentum != self.momentum:
                 self.model.switch_type(self)
 

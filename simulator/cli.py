@@ -7,16 +7,21 @@ currency per share. Volatility σ is in price units per √(time unit) (arithmet
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
+import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 
+from experiments.studies import DEFAULT_STUDY, format_tables, load_study, write_outputs
+from simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
 from simulator.config import DEFAULT_MARKET, FORECASTS, STRATEGIES, SimulationConfig, load_config
 from simulator.model import run_episode
-from simulator.results import format_summary, summarise
+from simulator.results import format_summary
+from simulator.statistics import summarise
 from strategies import almgren_chriss
 from strategies.ensemble import SWITCHING_RULES
 from strategies.baselines import twap_holdings
@@ -265,15 +270,63 @@ def command_simulate(args: argparse.Namespace) -> None:
     if args.episodes is not None and args.episodes < 1:
         raise ParameterError(f"--episodes must be an integer >= 1, got {args.episodes}")
     config = config_from_args(args, args.episodes)
-    shortfall = [float(run_episode(config, episode).shortfall[0])
-                 for episode in range(config.episodes)]
-    summary = summarise(shortfall, config.market.shares * config.market.price)
-    summary.update({"engine": args.engine, "strategy": config.strategy.name,
+    notional = config.market.shares * config.market.price
+    if args.engine == "mesa":
+        if args.out or args.workers or args.scheduler or args.backend:
+            raise ParameterError("--out, --workers, --backend and --scheduler need --engine fast")
+        shortfall = [float(run_episode(config, episode).shortfall[0])
+                     for episode in range(config.episodes)]
+        summary = summarise(shortfall, notional, config.market.risk_aversion)
+    else:
+        study = Study(config, (config.strategy,))
+        summary = run_study_in(study, args).summary.iloc[0].to_dict()
+    summary = {key: value for key, value in summary.items() if key not in ("case", "strategy")}
+    summary.update({"engine": args.engine, "strategy": strategy_label(config.strategy),
                     "seed": config.seed})
     if args.format == "json":
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2, default=float))
     else:
         print(format_summary(summary))
+
+
+def run_study_in(study: Study, args: argparse.Namespace) -> StudyResults:
+    """Run a study with the backend flags, in --out or a temporary directory."""
+    backend = args.backend or ("dask" if args.scheduler else "processes")
+    if args.out:
+        return run_study(study, args.out, backend, args.workers, args.scheduler)
+    with tempfile.TemporaryDirectory(prefix="acsim-") as directory:
+        return run_study(study, directory, backend, args.workers, args.scheduler)
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("parallel execution (vectorised engine)")
+    group.add_argument("--backend", choices=BACKENDS, default=None,
+                       help="inline, processes (a local pool, the default) or dask")
+    group.add_argument("--workers", type=int, default=None,
+                       help="worker processes (default: every core); with the dask backend "
+                            "and no --scheduler, a local Dask cluster of this many workers")
+    group.add_argument("--scheduler", default=None,
+                       help="address of an existing Dask scheduler (implies --backend dask)")
+    group.add_argument("--out", default=None,
+                       help="directory for per-block Parquet results and the manifest; "
+                            "running again with the same directory resumes")
+
+
+def command_run(args: argparse.Namespace) -> None:
+    study = load_study(args.config) if args.config else DEFAULT_STUDY
+    changes = {name: value for name, value in (("episodes", args.episodes), ("seed", args.seed))
+               if value is not None}
+    if changes:
+        study = dataclasses.replace(study, base=study.base.replace(simulation=changes))
+    args.out = args.out or "results"
+    results = run_study_in(study, args)
+    written = write_outputs(results, study)
+    if args.format == "json":
+        print(json.dumps({"summary": results.summary.to_dict(orient="records"),
+                          "paired": results.paired.to_dict(orient="records"),
+                          "files": [str(path) for path in written]}, indent=2, default=float))
+    else:
+        print(format_tables(results))
 
 
 def command_episode(args: argparse.Namespace) -> None:
@@ -340,8 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run N episodes of the simulated market and summarise realised "
                     "implementation shortfall (currency; bps of arrival notional).")
     add_simulation_flags(simulate)
-    simulate.add_argument("--engine", choices=("mesa",), default="mesa",
-                          help="simulation engine (default mesa)")
+    simulate.add_argument("--engine", choices=("mesa", "fast"), default="mesa",
+                          help="mesa (agent by agent, for inspection) or fast (vectorised, "
+                               "identical results, for large runs); default mesa")
+    add_backend_flags(simulate)
     simulate.add_argument("--episodes", type=int, default=None,
                           help="number of episodes (default 1000 or the config's)")
     simulate.set_defaults(handler=command_simulate)
@@ -355,6 +410,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="episode number within the seed's stream (default 0)")
     episode.add_argument("--plot", default=None, help="write the anatomy figure to this PNG")
     episode.set_defaults(handler=command_episode)
+
+    run = commands.add_parser(
+        "run", help="the main job: a Monte Carlo study (default: the embedded one)",
+        description="Run a study: strategies × parameter sweep on common random numbers with "
+                    "the vectorised engine. Without CONFIG: the embedded default study (the "
+                    "paper's synthetic setting; TWAP, adaptive AC and extended AC over four "
+                    "coupling values, 200,000 episodes). Writes tables, Parquet and figures "
+                    "to --out (default results/); rerunning with the same --out resumes.")
+    run.add_argument("config", nargs="?", default=None, help="study TOML file (see README)")
+    run.add_argument("--episodes", type=int, default=None, help="override the episode count")
+    run.add_argument("--seed", type=int, default=None, help="override the root seed")
+    run.add_argument("--format", choices=("table", "json"), default="table")
+    add_backend_flags(run)
+    run.set_defaults(handler=command_run)
     return parser
 
 

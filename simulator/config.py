@@ -90,7 +90,7 @@ class SimulationConfig:
 
     def replace(self, **sections: dict) -> "SimulationConfig":
         """A copy with fields of some sections replaced, e.g. replace(market={"steps": 30})."""
-        return _build(self, sections, source="overrides")
+        return build_config(self, sections, source="overrides")
 
     def to_dict(self) -> dict:
         """A plain dictionary in the TOML layout (for manifests and reports)."""
@@ -111,7 +111,8 @@ SECTIONS = {
 }
 
 
-def _build(base: SimulationConfig, sections: dict, source: str) -> SimulationConfig:
+def build_config(base: SimulationConfig, sections: dict, source: str) -> SimulationConfig:
+    """`base` with the tables of a parsed TOML document (or overrides) applied and validated."""
     unknown = set(sections) - set(SECTIONS) - {"simulation"}
     if unknown:
         raise ParameterError(f"{source}: unknown section(s) {sorted(unknown)}; allowed: "
@@ -151,4 +152,4 @@ def load_config(path: str | Path, base: SimulationConfig | None = None) -> Simul
         raise ParameterError(f"configuration file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{path}: not valid TOML: {error}") from None
-    return _build(base or SimulationConfig(), sections, source=str(path))
+    return build_config(base or SimulationConfig(), sections, source=str(path))

@@ -11,7 +11,7 @@ Random draws follow the protocol of simulator/randomness.py, one uniform per Kir
 micro-update: u picks the agent at position floor(u·M) of the list [momentum traders,
 then mean-reversion traders], and the fractional part u·M - floor(u·M) is the agent's
 own draw (`EnsembleTrader.revise`); a copying agent's partner is the one at position
-floor(s·(M-1)) of the same list without the agent, s = (draw - a)/b. The random-walk
+min(floor((draw - a)·(M-1)/b), M-2) of the same list without the agent. The random-walk
 rule uses one uniform per step: u < p moves up, p <= u < 2p moves down (suppressed at
 the bounds), and the agent that switches sits at position floor(u'·count) of its type's
 list with u' = u/p or (u - p)/p.
@@ -83,9 +83,12 @@ class ExecutionMarket(mesa.Model):
             return self.momentum_traders[position]
         return self.mean_reversion_traders[position - count]
 
-    def other_trader(self, trader: EnsembleTrader, draw: float) -> EnsembleTrader:
-        """The trader at position floor(draw·(M-1)) of the list without `trader`."""
-        position = int(draw * (self.config.ensemble.agents - 1))
+    def other_trader(self, trader: EnsembleTrader, position: int) -> EnsembleTrader:
+        """The trader at `position` of the list [momentum, mean-reversion] without `trader`.
+
+        Positions are clamped to M - 2, the last one, in case rounding reaches M - 1.
+        """
+        position = min(position, self.config.ensemble.agents - 2)
         own_list = self.momentum_traders if trader.momentum else self.mean_reversion_traders
         offset = 0 if trader.momentum else len(self.momentum_traders)
         if position >= offset + own_list.index(trader):
@@ -102,11 +105,14 @@ class ExecutionMarket(mesa.Model):
             return
         uniform, p = float(uniforms[0]), parameters.step_probability
         if uniform < p and self.mean_reversion_traders:
-            chosen = self.mean_reversion_traders[int(uniform / p * len(self.mean_reversion_traders))]
-            self.switch_type(chosen)
+            self.switch_type(self._random_member(self.mean_reversion_traders, uniform / p))
         elif p <= uniform < 2.0 * p and self.momentum_traders:
-            chosen = self.momentum_traders[int((uniform - p) / p * len(self.momentum_traders))]
-            self.switch_type(chosen)
+            self.switch_type(self._random_member(self.momentum_traders, (uniform - p) / p))
+
+    @staticmethod
+    def _random_member(traders: list[EnsembleTrader], fraction: float) -> EnsembleTrader:
+        """The trader at position floor(fraction·len) (clamped against rounding)."""
+        return traders[min(int(fraction * len(traders)), len(traders) - 1)]
 
     # --- one step of MODEL.md §2 ------------------------------------------------------
     def step(self) -> None:

@@ -60,27 +60,48 @@ def validate_seed(seed: object) -> int:
     return validation.integer("seed", seed, 0)
 
 
-def _stream(root_seed: int, block: int, stream: int, position: int) -> np.random.Generator:
-    sequence = np.random.SeedSequence(root_seed, spawn_key=(block, stream))
+def stream(root_seed: int, block: int, kind: int, position: int = 0) -> np.random.Generator:
+    """Stream `kind` of a block, advanced to draw number `position`."""
+    sequence = np.random.SeedSequence(validate_seed(root_seed), spawn_key=(block, kind))
     bit_generator = np.random.PCG64(sequence)
     if position:
         bit_generator.advance(position)
     return np.random.Generator(bit_generator)
 
 
-def block_draws(root_seed: int, block: int, steps: int, draws_per_step: int,
-                first: int = 0, count: int = BLOCK_SIZE) -> EpisodeDraws:
-    """The draws of episodes first..first+count-1 of a block (offsets within the block)."""
-    root_seed = validate_seed(root_seed)
+def _check_range(first: int, count: int) -> None:
     if first < 0 or count < 1 or first + count > BLOCK_SIZE:
         raise ValueError(f"episodes {first}..{first + count - 1} are outside a block")
-    per_episode = steps * draws_per_step
-    initial = _stream(root_seed, block, INITIAL_STREAM, first).random(count)
-    ensemble = _stream(root_seed, block, ENSEMBLE_STREAM, first * per_episode).random(
-        count * per_episode).reshape(count, steps, draws_per_step)
-    uniforms = _stream(root_seed, block, NOISE_STREAM, first * steps).random(count * steps)
-    noise = ndtri(np.maximum(uniforms, SMALLEST_UNIFORM)).reshape(count, steps)
-    return EpisodeDraws(initial, ensemble, noise)
+
+
+def initial_uniforms(root_seed: int, block: int, first: int, count: int) -> np.ndarray:
+    """The initial-count uniform of episodes first..first+count-1 of a block, shape (count,)."""
+    _check_range(first, count)
+    return stream(root_seed, block, INITIAL_STREAM, first).random(count)
+
+
+def noise_shocks(root_seed: int, block: int, steps: int, first: int, count: int) -> np.ndarray:
+    """Standard normal shocks ξ of the episodes, shape (count, steps)."""
+    _check_range(first, count)
+    uniforms = stream(root_seed, block, NOISE_STREAM, first * steps).random(count * steps)
+    return ndtri(np.maximum(uniforms, SMALLEST_UNIFORM)).reshape(count, steps)
+
+
+def ensemble_stream(root_seed: int, block: int, steps: int, draws_per_step: int,
+                    first: int) -> np.random.Generator:
+    """The ensemble stream positioned at episode `first`; draw (count·N·D) from it in order."""
+    _check_range(first, 1)
+    return stream(root_seed, block, ENSEMBLE_STREAM, first * steps * draws_per_step)
+
+
+def block_draws(root_seed: int, block: int, steps: int, draws_per_step: int,
+                first: int = 0, count: int = BLOCK_SIZE) -> EpisodeDraws:
+    """All draws of episodes first..first+count-1 of a block (offsets within the block)."""
+    _check_range(first, count)
+    ensemble = ensemble_stream(root_seed, block, steps, draws_per_step, first).random(
+        count * steps * draws_per_step).reshape(count, steps, draws_per_step)
+    return EpisodeDraws(initial_uniforms(root_seed, block, first, count), ensemble,
+                        noise_shocks(root_seed, block, steps, first, count))
 
 
 def episode_draws(root_seed: int, episode: int, steps: int, draws_per_step: int) -> EpisodeDraws:

@@ -58,26 +58,6 @@ class EpisodeResults:
         return frame
 
 
-def summarise(shortfall: np.ndarray, notional: float) -> dict:
-    """Mean, spread and tail of realised IS (currency); bps relative to `notional`.
-
-    var95 is the 95% quantile of IS (a loss), cvar95 the mean of the IS at or above it.
-    """
-    values = np.asarray(shortfall, dtype=float)
-    count = values.shape[0]
-    std = float(values.std(ddof=1)) if count > 1 else float("nan")
-    var95 = float(np.quantile(values, 0.95))
-    return {
-        "episodes": count,
-        "mean_is": float(values.mean()),
-        "std_is": std,
-        "stderr_is": std / np.sqrt(count) if count > 1 else float("nan"),
-        "mean_is_bps": float(1e4 * values.mean() / notional),
-        "var95": var95,
-        "cvar95": float(values[values >= var95].mean()),
-    }
-
-
 def format_summary(summary: dict) -> str:
     """A readable block of IS statistics."""
     lines = [f"{summary.get('strategy', '')} ({summary.get('engine', '')} engine, "

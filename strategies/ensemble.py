@@ -85,6 +85,12 @@ class EnsembleParameters:
                                      f"got {count}")
 
     @property
+    def partner_scale(self) -> float:
+        """(M - 1)/b: maps a copying agent's draw d in [a, a + b) to a partner position
+        floor((d - a)·(M - 1)/b) in [0, M - 1) (0 when b = 0: nobody copies)."""
+        return (self.agents - 1) / self.herding if self.herding > 0.0 else 0.0
+
+    @property
     def draws_per_step(self) -> int:
         """Uniform draws the ensemble consumes per step (the random-stream protocol)."""
         return self.agents if self.switching == "kirman" else 1

@@ -1,0 +1,145 @@
+"""Study files, the embedded default study (the main job) and what a study writes out.
+
+A study file is a simulation configuration (see simulator/config.py) plus a [study] table:
+
+    [study]
+    strategies = ["twap", "ac-adaptive", "extended/model"]   # name[/forecast][+no-buyback]
+    baseline = "ac-adaptive"          # paired differences are taken against this strategy
+    [study.sweep]
+    "extended.coupling" = [0.0, 0.005, 0.01]
+    [simulation]
+    episodes = 200000
+    seed = 0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from simulator.config import SimulationConfig, StrategyParameters, build_config  # noqa: E402
+from simulator.study import Study, StudyResults, strategy_label  # noqa: E402
+from strategies.errors import ParameterError  # noqa: E402
+
+DEFAULT_STUDY = Study(
+    base=SimulationConfig(episodes=200_000, seed=0),
+    strategies=(StrategyParameters("twap"), StrategyParameters("ac-adaptive"),
+                StrategyParameters("extended", "model")),
+    sweep={"extended.coupling": (0.0, 0.0025, 0.005, 0.01)},
+    baseline=1,
+)
+
+
+def parse_strategy(label: str) -> StrategyParameters:
+    """'extended/model+no-buyback' -> StrategyParameters('extended', 'model', True)."""
+    if not isinstance(label, str):
+        raise ParameterError(f"a strategy is written as name[/forecast][+no-buyback], got {label!r}")
+    body, _, flag = label.partition("+")
+    if flag not in ("", "no-buyback"):
+        raise ParameterError(f"strategy {label!r}: the only suffix is +no-buyback")
+    name, _, forecast = body.partition("/")
+    if forecast and name != "extended":
+        raise ParameterError(f"strategy {label!r}: only extended takes a /forecast")
+    return StrategyParameters(name, forecast or "persistent", flag == "no-buyback")
+
+
+def load_study(path: str | Path) -> Study:
+    """A study from a TOML file: the configuration sections plus [study]."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ParameterError(f"study file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ParameterError(f"{path}: not valid TOML: {error}") from None
+    table = document.pop("study", {})
+    unknown = set(table) - {"strategies", "baseline", "sweep"}
+    if unknown:
+        raise ParameterError(f"{path}: unknown key(s) {sorted(unknown)} in [study]; "
+                             "allowed: ['baseline', 'strategies', 'sweep']")
+    base = build_config(SimulationConfig(), document, str(path))
+    labels = table.get("strategies", [strategy_label(s) for s in DEFAULT_STUDY.strategies])
+    strategies = tuple(parse_strategy(label) for label in labels)
+    canonical = [strategy_label(s) for s in strategies]
+    baseline = table.get("baseline", canonical[0])
+    if baseline not in canonical:
+        raise ParameterError(f"{path}: baseline {baseline!r} is not one of the strategies "
+                             f"{canonical}")
+    sweep = {key: tuple(values) for key, values in table.get("sweep", {}).items()}
+    return Study(base, strategies, sweep, canonical.index(baseline))
+
+
+def write_outputs(results: StudyResults, study: Study) -> list[Path]:
+    """Tables (CSV and Parquet) and figures of a finished study in its output directory."""
+    out = results.out
+    written = []
+    for name, frame in (("summary", results.summary), ("paired", results.paired)):
+        if frame.empty:
+            continue
+        frame.to_csv(out / f"{name}.csv", index=False)
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+        written += [out / f"{name}.csv", out / f"{name}.parquet"]
+    if study.sweep:
+        figures = out / "figures"
+        figures.mkdir(exist_ok=True)
+        key = next(iter(study.sweep))
+        written.append(plot_against(results.summary, key, "mean_is", "strategy",
+                                    "mean implementation shortfall (currency)",
+                                    figures / f"shortfall_vs_{key.split('.')[-1]}.png"))
+        if not results.paired.empty:
+            written.append(plot_against(
+                results.paired, key, "mean_difference", "strategy",
+                f"paired IS difference vs {results.paired['baseline'].iloc[0]} (currency)",
+                figures / f"paired_vs_{key.split('.')[-1]}.png"))
+    return written
+
+
+def plot_against(frame, key: str, value: str, group: str, label: str, path: Path) -> Path:
+    """value ± its 95% CI against a swept parameter, one line per group."""
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for name, rows in frame.groupby(group, sort=False):
+        rows = rows.sort_values(key)
+        axes.errorbar(rows[key], rows[value],
+                      yerr=[rows[value] - rows["ci95_low"], rows["ci95_high"] - rows[value]],
+                      marker="o", capsize=3, label=name)
+    axes.axhline(0.0, color="grey", linewidth=0.5)
+    axes.set_xlabel(key)
+    axes.set_ylabel(label)
+    axes.set_title("mean ± 95% confidence interval (common random numbers)")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def format_tables(results: StudyResults) -> str:
+    """The summary and paired-difference tables for the terminal."""
+    summary = results.summary
+    keys = [c for c in summary.columns if "." in c]
+    lines = ["Implementation shortfall per strategy (currency; mean ± 95% CI, common random "
+             "numbers)"]
+    header = "".join(f"{k.split('.')[-1]:>12}" for k in keys)
+    lines.append(f"  {'strategy':<26}{header}{'mean IS':>12}{'± CI':>10}{'bps':>9}"
+                 f"{'std':>10}{'VaR95':>10}{'CVaR95':>10}")
+    for _, row in summary.iterrows():
+        point = "".join(f"{row[k]:>12g}" for k in keys)
+        lines.append(f"  {row['strategy']:<26}{point}{row['mean_is']:>12.3f}"
+                     f"{row['mean_is'] - row['ci95_low']:>10.3f}{row['mean_is_bps']:>9.3f}"
+                     f"{row['std_is']:>10.2f}{row['var95']:>10.2f}{row['cvar95']:>10.2f}")
+    if not results.paired.empty:
+        paired = results.paired
+        lines += ["", f"Paired difference against {paired['baseline'].iloc[0]} "
+                      "(negative: cheaper than the baseline)"]
+        for _, row in paired.iterrows():
+            point = "".join(f"{row[k]:>12g}" for k in keys)
+            lines.append(f"  {row['strategy']:<26}{point}{row['mean_difference']:>12.3f}"
+                         f"  95% CI [{row['ci95_low']:.3f}, {row['ci95_high']:.3f}]")
+    lines.append(f"\nTables, Parquet and figures: {results.out}/")
+    return "\n".join(lines)

@@ -1,0 +1,325 @@
+"""Monte Carlo studies at scale: many strategies and parameter values on common random numbers.
+
+A study is a base configuration, a list of strategies and a sweep (a grid of parameter
+values); every (strategy, sweep point) pair is a *case*. Episodes are computed in blocks
+of BLOCK_SIZE (the unit of seeding and of work); within a block all cases share the
+ensemble paths and price shocks of each episode (common random numbers), so differences
+between cases are paired.
+
+Each block is written to `OUT/blocks/block-NNNNNN.parquet` (atomically) with one
+`shortfall_<i>` and one `final_holdings_<i>` column per case; `OUT/manifest.json` records the
+study. Starting again with the same output directory computes only the missing blocks,
+and the summaries are read back block by block in block order, so results are identical
+for any worker count, backend or interruption, and memory stays bounded by the block size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from agents.policies import make_policy
+from simulator.config import SECTIONS, SimulationConfig, StrategyParameters
+from simulator.randomness import BLOCK_SIZE, noise_shocks
+from simulator.statistics import paired_difference, summarise_chunks
+from simulator.vectorised import ensemble_paths, execute
+from strategies.errors import ParameterError
+
+MANIFEST_VERSION = 1
+
+
+def strategy_label(strategy: StrategyParameters) -> str:
+    """A short readable name: 'extended/model', 'ac-adaptive+no-buyback', ..."""
+    label = strategy.name + (f"/{strategy.forecast}" if strategy.name == "extended" else "")
+    return label + ("+no-buyback" if strategy.no_buyback else "")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One strategy at one sweep point."""
+
+    label: str
+    strategy: str
+    point: dict
+    config: SimulationConfig
+
+
+@dataclass(frozen=True)
+class Study:
+    """strategies × sweep on the base configuration's episodes and seed.
+
+    sweep: {"section.field": (value, ...)} for sections market, extended, ensemble; the
+        grid is the Cartesian product, in the order given.
+    baseline: index of the strategy that paired differences are taken against.
+    """
+
+    base: SimulationConfig = field(default_factory=SimulationConfig)
+    strategies: tuple[StrategyParameters, ...] = (StrategyParameters(),)
+    sweep: dict = field(default_factory=dict)
+    baseline: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.strategies:
+            raise ParameterError("a study needs at least one strategy")
+        if not 0 <= self.baseline < len(self.strategies):
+            raise ParameterError(f"baseline must index one of the {len(self.strategies)} "
+                                 f"strategies, got {self.baseline}")
+        for key, values in self.sweep.items():
+            section, _, name = key.partition(".")
+            if section not in ("market", "extended", "ensemble") or name not in {
+                    f.name for f in dataclasses.fields(SECTIONS[section])}:
+                raise ParameterError(f"sweep key {key!r} must be market.<field>, "
+                                     "extended.<field> or ensemble.<field>")
+            if len(values) == 0:
+                raise ParameterError(f"sweep {key!r} needs at least one value")
+        cases = self.cases()
+        shapes = {(c.config.market.steps, c.config.ensemble.draws_per_step) for c in cases}
+        if len(shapes) > 1:
+            raise ParameterError("all cases of a study must share steps and the ensemble's "
+                                 "draws per step (agents, switching) for common random numbers")
+
+    def points(self) -> list[dict]:
+        grid = [{}]
+        for key, values in self.sweep.items():
+            grid = [dict(point, **{key: value}) for point in grid for value in values]
+        return grid
+
+    def cases(self) -> list[Case]:
+        result = []
+        for point in self.points():
+            sections: dict[str, dict] = {}
+            for key, value in point.items():
+                section, _, name = key.partition(".")
+                sections.setdefault(section, {})[name] = value
+            for strategy in self.strategies:
+                config = self.base.replace(strategy=dataclasses.asdict(strategy), **sections)
+                label = strategy_label(strategy) + "".join(
+                    f" {key.partition('.')[2]}={value}" for key, value in point.items())
+                result.append(Case(label, strategy_label(strategy), point, config))
+        return result
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """(block, episodes in it) for every block of the study."""
+        episodes = self.base.episodes
+        return [(block, min(BLOCK_SIZE, episodes - block * BLOCK_SIZE))
+                for block in range((episodes + BLOCK_SIZE - 1) // BLOCK_SIZE)]
+
+    def to_dict(self) -> dict:
+        return {
+            "version": MANIFEST_VERSION,
+            "block_size": BLOCK_SIZE,
+            "base": self.base.to_dict(),
+            "strategies": [dataclasses.asdict(s) for s in self.strategies],
+            "sweep": {key: list(values) for key, values in self.sweep.items()},
+            "baseline": self.baseline,
+            "cases": [{"label": c.label, "strategy": c.strategy, "point": c.point}
+                      for c in self.cases()],
+        }
+
+
+_started_policies: dict = {}  # per worker process: case configuration -> started policy
+
+
+def _policy(config: SimulationConfig):
+    """The built-in policy of a case, started once per process and reused for every block."""
+    if config not in _started_policies:
+        policy = make_policy(config)
+        policy.start(config)
+        _started_policies[config] = policy
+    return _started_policies[config]
+
+
+def block_path(out: Path, block: int) -> Path:
+    return out / "blocks" / f"block-{block:06d}.parquet"
+
+
+def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int, float]:
+    """Compute every case of one block and write its Parquet file; (block, episodes, seconds)."""
+    started = time.perf_counter()
+    cases = study.cases()
+    base = study.base
+    steps = base.market.steps
+    noise = noise_shocks(base.seed, block, steps, 0, count)
+    paths: dict = {}
+    columns = {"episode": np.arange(block * BLOCK_SIZE, block * BLOCK_SIZE + count)}
+    for index, case in enumerate(cases):
+        key = case.config.ensemble
+        if key not in paths:
+            paths[key] = ensemble_paths(key, base.seed, block, steps, 0, count)
+        result = execute(case.config, _policy(case.config), paths[key], noise)
+        columns[f"shortfall_{index}"] = result.shortfall
+        columns[f"final_holdings_{index}"] = result.holdings[:, -1]
+    target = block_path(Path(out), block)
+    partial = target.with_suffix(f".partial-{os.getpid()}")
+    pq.write_table(pa.table(columns), partial)
+    os.replace(partial, target)
+    return block, count, time.perf_counter() - started
+
+
+def _prepare(study: Study, out: Path) -> None:
+    (out / "blocks").mkdir(parents=True, exist_ok=True)
+    manifest = out / "manifest.json"
+    description = study.to_dict()
+    if manifest.exists():
+        recorded = json.loads(manifest.read_text())
+        if recorded != json.loads(json.dumps(description)):
+            raise ParameterError(f"output directory {str(out)!r} holds a different study; "
+                                 "use another --out or delete it")
+    else:
+        manifest.write_text(json.dumps(description, indent=2))
+
+
+BACKENDS = ("inline", "processes", "dask")
+
+
+def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str,
+              workers: int, scheduler: str | None, bar: tqdm) -> None:
+    if backend == "dask":
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
+
+        cluster = None
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+        client = Client(scheduler if scheduler is not None else cluster)
+        try:
+            shared = client.scatter(study, broadcast=True)
+            futures = [client.submit(run_block, shared, block, count, str(out), pure=False)
+                       for block, count in todo]
+            for future in dask_completed(futures):
+                bar.update(future.result()[1])
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    if backend == "inline" or workers == 1 or len(todo) == 1:
+        for block, count in todo:
+            bar.update(run_block(study, block, count, str(out))[1])
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_block, study, block, count, str(out)) for block, count in todo]
+        for future in as_completed(futures):
+            bar.update(future.result()[1])
+
+
+def run_study(study: Study, out: str | Path, backend: str = "processes",
+              workers: int | None = None, scheduler: str | None = None,
+              progress: bool | None = None) -> "StudyResults":
+    """Compute the missing blocks of a study in `out`, then summarise every case.
+
+    backend: "inline" (this process), "processes" (a local process pool, the default) or
+        "dask" (Dask distributed: the cluster at `scheduler`, or a local one started with
+        `workers` worker processes).
+    workers: processes to use (default: every core).
+    progress: a tqdm bar with episodes per second (default: only on a terminal).
+    """
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if scheduler is not None and backend != "dask":
+        raise ParameterError("a scheduler address needs the dask backend")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers < 1:
+        raise ParameterError(f"workers must be >= 1, got {workers}")
+    out = Path(out)
+    _prepare(study, out)
+    todo = [(block, count) for block, count in study.blocks()
+            if not block_path(out, block).exists()]
+    show = sys.stderr.isatty() if progress is None else progress
+    total = sum(count for _, count in todo)
+    with tqdm(total=total, unit="ep", unit_scale=True, disable=not show,
+              desc="episodes") as bar:
+        if todo:
+            _dispatch(study, out, todo, backend, workers, scheduler, bar)
+    return summarise_study(study, out)
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """Per-case summaries and paired differences against the baseline strategy."""
+
+    summary: pd.DataFrame
+    paired: pd.DataFrame
+    out: Path
+
+
+def _column_chunks(out: Path, study: Study, column: str):
+    files = [block_path(out, block) for block, _ in study.blocks()]
+
+    def chunks():
+        for path in files:
+            yield pq.read_table(path, columns=[column]).column(0).to_numpy()
+    return chunks
+
+
+def _difference_chunks(out: Path, study: Study, first: str, second: str):
+    files = [block_path(out, block) for block, _ in study.blocks()]
+
+    def chunks():
+        for path in files:
+            table = pq.read_table(path, columns=[first, second])
+            yield table.column(0).to_numpy() - table.column(1).to_numpy()
+    return chunks
+
+
+def summarise_study(study: Study, out: str | Path) -> StudyResults:
+    """Read the block files back (in block order) and summarise every case."""
+    out = Path(out)
+    cases = study.cases()
+    rows = []
+    for index, case in enumerate(cases):
+        market = case.config.market
+        stats = summarise_chunks(_column_chunks(out, study, f"shortfall_{index}"),
+                                 market.shares * market.price, market.risk_aversion)
+        final = summarise_chunks(_column_chunks(out, study, f"final_holdings_{index}"), 1.0)
+        half_width = 1.959963984540054 * stats["stderr_is"]
+        rows.append({"case": case.label, "strategy": case.strategy, **case.point, **stats,
+                     "ci95_low": stats["mean_is"] - half_width,
+                     "ci95_high": stats["mean_is"] + half_width,
+                     "max_abs_final_holdings": max(abs(final["q05"]), abs(final["q95"]),
+                                                   abs(final["mean_is"]))})
+    paired = []
+    per_point = len(study.strategies)
+    for start in range(0, len(cases), per_point):
+        base_index = start + study.baseline
+        for offset in range(per_point):
+            index = start + offset
+            if index == base_index:
+                continue
+            stats = paired_difference(_difference_chunks(
+                out, study, f"shortfall_{index}", f"shortfall_{base_index}"))
+            paired.append({"strategy": cases[index].strategy,
+                           "baseline": cases[base_index].strategy,
+                           **cases[index].point, **stats})
+    return StudyResults(pd.DataFrame(rows), pd.DataFrame(paired), out)
+
+
+def load_episodes(out: str | Path) -> pd.DataFrame:
+    """All per-episode results of a study directory in long form (one row per episode and case)."""
+    out = Path(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    frames = []
+    for path in sorted((out / "blocks").glob("block-*.parquet")):
+        table = pq.read_table(path).to_pandas()
+        for index, case in enumerate(manifest["cases"]):
+            frames.append(pd.DataFrame({
+                "episode": table["episode"], "case": case["label"],
+                "strategy": case["strategy"], **case["point"],
+                "shortfall": table[f"shortfall_{index}"],
+                "final_holdings": table[f"final_holdings_{index}"]}))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,133 @@
+"""The vectorised engine: every episode of a block advances at once (leading episodes axis).
+
+It is the same model as the Mesa engine (simulator/model.py), not an approximation: it
+consumes the same draws of simulator/randomness.py in the same way, calls the same
+price-engine functions and the same policies, so any episode replays exactly in Mesa.
+
+The ensemble needs only the momentum count m. `_kirman_counts` is the count-level twin
+of `EnsembleTrader.revise` and `ExecutionMarket.update_ensemble`: the same floating-point
+operations on the same uniform decide the same move. It is compiled with numba because
+the Kirman rule consumes M uniforms per step (2,000 per episode in the paper setting),
+which numpy cannot process fast enough one micro-update at a time.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from agents.policies import ExecutionPolicy, Observation, make_policy
+from simulator import market
+from simulator.config import SimulationConfig
+from simulator.randomness import BLOCK_SIZE, ensemble_stream, initial_uniforms, noise_shocks
+from simulator.results import EpisodeResults
+from strategies import ensemble
+from strategies.ensemble import EnsembleParameters
+
+CHUNK_EPISODES = 256  # ensemble draws are generated this many episodes at a time
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _kirman_counts(counts: np.ndarray, uniforms: np.ndarray, agents: int, to_momentum: float,
+                   to_mean_reversion: float, herding: float, partner_scale: float,
+                   out: np.ndarray) -> None:
+    """out[e, k+1] = count after step k for uniforms (E, N, M); out[e, 0] = counts[e].
+
+    For each micro-update: the agent at position floor(u·M) of [momentum, mean-reversion]
+    is picked; its own draw is d = u·M - position; it switches if d < own rate, else, if
+    d < own rate + b, copies the partner at position min(floor((d - own)·partner_scale), M - 2)
+    of the list without it, a momentum trader iff that position < m - [picked is momentum].
+    Written without branches on m, the loop-carried value, so the CPU never mispredicts.
+    """
+    episodes, steps, draws = uniforms.shape
+    for e in range(episodes):
+        m = counts[e]
+        out[e, 0] = m
+        for k in range(steps):
+            for j in range(draws):
+                scaled = uniforms[e, k, j] * agents
+                position = int(scaled)
+                draw = scaled - position
+                up_partner = min(int((draw - to_momentum) * partner_scale), agents - 2)
+                down_partner = min(int((draw - to_mean_reversion) * partner_scale), agents - 2)
+                # a mean-reversion trader (position >= m) turns momentum:
+                up = (draw < to_momentum) | ((draw < to_momentum + herding) & (up_partner < m))
+                # a momentum trader (position < m) turns mean-reversion:
+                down = (draw < to_mean_reversion) | (
+                    (draw < to_mean_reversion + herding) & (down_partner >= m - 1))
+                momentum = position < m
+                m += (up & ~momentum) - (down & momentum)
+            out[e, k + 1] = m
+
+
+def random_walk_step(parameters: EnsembleParameters, counts: np.ndarray,
+                     uniforms: np.ndarray) -> np.ndarray:
+    """The paper's ±1 rule for one step: u < p up, p <= u < 2p down, suppressed at the bounds."""
+    p = parameters.step_probability
+    up = (uniforms < p) & (counts < parameters.agents)
+    down = (uniforms >= p) & (uniforms < 2.0 * p) & (counts > 0)
+    return counts + up - down
+
+
+def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, steps: int,
+                   first: int, count: int) -> np.ndarray:
+    """Momentum counts m_0..m_N of the episodes, shape (count, N + 1)."""
+    counts = np.empty((count, steps + 1), dtype=np.int64)
+    counts[:, 0] = ensemble.initial_count(parameters, initial_uniforms(root_seed, block, first,
+                                                                        count))
+    draws = parameters.draws_per_step
+    generator = ensemble_stream(root_seed, block, steps, draws, first)
+    if parameters.switching == "random-walk":
+        uniforms = generator.random(count * steps).reshape(count, steps)
+        for k in range(steps):
+            counts[:, k + 1] = random_walk_step(parameters, counts[:, k], uniforms[:, k])
+        return counts
+    buffer = np.empty(min(count, CHUNK_EPISODES) * steps * draws)
+    for start in range(0, count, CHUNK_EPISODES):
+        size = min(CHUNK_EPISODES, count - start)
+        uniforms = generator.random(out=buffer[: size * steps * draws]).reshape(size, steps, draws)
+        _kirman_counts(counts[start:start + size, 0].copy(), uniforms, parameters.agents,
+                       parameters.switch_to_momentum, parameters.switch_to_mean_reversion,
+                       parameters.herding, parameters.partner_scale,
+                       counts[start:start + size])
+    return counts
+
+
+def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarray,
+            noise: np.ndarray) -> EpisodeResults:
+    """Run the executing agent and the price engine over given count paths and shocks."""
+    problem, extended = config.market, config.extended
+    episodes, steps = noise.shape
+    fields = ensemble.field(config.ensemble, counts[:, 1:])
+    prices = np.empty((episodes, steps + 1))
+    holdings = np.empty((episodes, steps + 1))
+    trades = np.empty((episodes, steps))
+    fills = np.empty((episodes, steps))
+    prices[:, 0] = problem.price
+    holdings[:, 0] = problem.shares
+    for k in range(1, steps + 1):
+        held, price, field = holdings[:, k - 1], prices[:, k - 1], fields[:, k - 1]
+        if k == steps:
+            trade = held.copy()
+        else:
+            trade = policy.trades(Observation(k, steps - k + 1, held, price, field,
+                                              counts[:, k]))
+        trades[:, k - 1] = trade
+        fills[:, k - 1] = market.fill_price(problem, price, trade)
+        holdings[:, k] = held - trade
+        prices[:, k] = market.next_price(problem, extended, price, trade, holdings[:, k], field,
+                                         noise[:, k - 1])
+    return EpisodeResults.from_paths(problem, prices=prices, fills=fills, fields=fields,
+                                     momentum_counts=counts, holdings=holdings, trades=trades)
+
+
+def simulate_block(config: SimulationConfig, block: int, first: int = 0,
+                   count: int = BLOCK_SIZE,
+                   policy: ExecutionPolicy | None = None) -> EpisodeResults:
+    """Episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed."""
+    steps = config.market.steps
+    counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
+    if policy is None:
+        policy = make_policy(config)
+    policy.start(config)
+    return execute(config, policy, counts, noise_shocks(config.seed, block, steps, first, count))
