@@ -23,8 +23,8 @@ import numpy as np
 
 from strategies import almgren_chriss, baselines, ensemble
 from strategies.costs import trades_from_holdings
-from strategies.extended import LinearGains, no_buyback_holdings
-from strategies.parameters import ExtendedParameters, planning_inputs
+from strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
+from strategies.parameters import ExtendedParameters, PlanningInputs, planning_inputs
 
 if TYPE_CHECKING:
     from simulator.config import SimulationConfig
@@ -126,14 +126,7 @@ class RecedingHorizonPolicy:
         market, remaining = self.market, observation.remaining_steps
         coupling = self.extended.coupling if self.forecast != "none" else 0.0
         if self.no_buyback:
-            result = np.empty(observation.holdings.shape)
-            forecasts = self.field_forecast(observation)
-            for episode, (held, forecast) in enumerate(zip(observation.holdings, forecasts)):
-                inputs = planning_inputs(market, ExtendedParameters(coupling,
-                                         self.extended.self_alpha), forecast, remaining)
-                path = no_buyback_holdings(inputs, held)
-                result[episode] = path[0] - path[1]
-            return result
+            return self._no_buyback_trades(observation, coupling)
         base = self.gains.first_trade_constant_drift(observation.holdings, remaining,
                                                      market.side * market.drift)
         if coupling == 0.0:
@@ -143,6 +136,27 @@ class RecedingHorizonPolicy:
         else:
             field_term = self.field_term[remaining, observation.momentum_count]
         return base - market.side * coupling * field_term
+
+
+    def _no_buyback_trades(self, observation: Observation, coupling: float) -> np.ndarray:
+        """First trades with n_k >= 0: the unconstrained plans of all episodes in one batched
+        solve; only episodes whose plan would buy back go through the exact active set."""
+        market, remaining = self.market, observation.remaining_steps
+        extended = ExtendedParameters(coupling, self.extended.self_alpha)
+        forecasts = self.field_forecast(observation)
+        inputs = planning_inputs(market, extended, forecasts[0], remaining)
+        batch = PlanningInputs(inputs.step_length, inputs.effective_temporary_impact,
+                               inputs.urgency,
+                               market.side * (market.drift + coupling * forecasts))
+        plans = optimal_holdings(batch, observation.holdings)
+        result = plans[:, 0] - plans[:, 1]
+        for episode in np.flatnonzero(np.any(np.diff(plans, axis=1) > 0.0, axis=1)
+                                      | (observation.holdings < 0.0)):
+            single = PlanningInputs(inputs.step_length, inputs.effective_temporary_impact,
+                                    inputs.urgency, batch.drift[episode])
+            path = no_buyback_holdings(single, observation.holdings[episode])
+            result[episode] = path[0] - path[1]
+        return result
 
 
 def make_policy(config: "SimulationConfig") -> ExecutionPolicy:

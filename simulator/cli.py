@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from experiments import benchmark_engines
 from experiments.studies import DEFAULT_STUDY, format_tables, load_study, write_outputs
 from simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
 from simulator.config import DEFAULT_MARKET, FORECASTS, STRATEGIES, SimulationConfig, load_config
@@ -424,6 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("table", "json"), default="table")
     add_backend_flags(run)
     run.set_defaults(handler=command_run)
+
+    bench = commands.add_parser(
+        "bench", help="benchmark the engines (episodes per second)",
+        description="Episodes per second of the vectorised engine, the Mesa engine and a naive "
+                    "cvxpy-per-step loop, measured in one run (cases paper, paper-no-buyback, "
+                    "ac-390). A benchmark, not a test: it prints figures, it asserts nothing.")
+    benchmark_engines.add_arguments(bench)
+    bench.set_defaults(handler=benchmark_engines.main)
     return parser
 
 

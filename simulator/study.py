@@ -11,6 +11,8 @@ Each block is written to `OUT/blocks/block-NNNNNN.parquet` (atomically) with one
 study. Starting again with the same output directory computes only the missing blocks,
 and the summaries are read back block by block in block order, so results are identical
 for any worker count, backend or interruption, and memory stays bounded by the block size.
+Only per-episode shortfall and final holdings are stored (use `simulate_block` or the Mesa
+model for whole paths).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -157,9 +159,15 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
     columns = {"episode": np.arange(block * BLOCK_SIZE, block * BLOCK_SIZE + count)}
     for index, case in enumerate(cases):
         key = case.config.ensemble
-        if key not in paths:
-            paths[key] = ensemble_paths(key, base.seed, block, steps, 0, count)
-        result = execute(case.config, _policy(case.config), paths[key], noise)
+        if case.config.extended.coupling == 0.0:
+            # The field moves nothing when coupling is 0 (no price drift, no planning term),
+            # so its paths are not simulated; a constant count stands in.
+            counts = np.full((count, steps + 1), key.agents // 2, dtype=np.int64)
+        else:
+            if key not in paths:
+                paths[key] = ensemble_paths(key, base.seed, block, steps, 0, count)
+            counts = paths[key]
+        result = execute(case.config, _policy(case.config), counts, noise)
         columns[f"shortfall_{index}"] = result.shortfall
         columns[f"final_holdings_{index}"] = result.holdings[:, -1]
     target = block_path(Path(out), block)
@@ -211,7 +219,9 @@ def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str
         for block, count in todo:
             bar.update(run_block(study, block, count, str(out))[1])
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    # fork starts workers without re-importing the world; spawn where fork does not exist
+    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(run_block, study, block, count, str(out)) for block, count in todo]
         for future in as_completed(futures):
             bar.update(future.result()[1])

@@ -21,6 +21,9 @@ from strategies.costs import ScheduleCost, schedule_cost, trades_from_holdings
 from strategies.parameters import ExecutionProblem
 
 
+SMALL_DECAY = 1e-8  # below this κT the drift term's limit is exact to rounding
+
+
 def discrete_kappa(urgency: float, effective_temporary_impact: float, step_length: float) -> float:
     """κ = (2/τ)·asinh(τ·√(urgency/η̃)/2), the exact discrete decay rate per time unit.
 
@@ -78,9 +81,9 @@ def _holdings(problem: ExecutionProblem, rate: float, impact: float) -> np.ndarr
     drift = problem.planning_drift
     if drift != 0.0:
         urgency = problem.risk_aversion * problem.volatility**2
-        if urgency > 0.0:
+        if rate * horizon >= SMALL_DECAY:
             path = path + drift / (2.0 * urgency) * drift_shape(rate, times, horizon)
-        else:  # λσ² = 0: the drift term is the parabola α·t(T - t)/(4η̃)
+        else:  # κT -> 0: the drift term tends to the parabola α·t(T - t)/(4η̃), error O((κT)²)
             path = path + drift * times * (horizon - times) / (4.0 * impact)
     path[-1] = 0.0
     return path

@@ -20,10 +20,12 @@ the one-step transition matrix (for Kirman it equals m* + ρ^s·(m_k - m*) with
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import betaln, gammaln
+from scipy.stats import binom
 
 from strategies import validation
 from strategies.errors import ParameterError
@@ -121,16 +123,20 @@ def _birth_death_matrix(up: np.ndarray, down: np.ndarray) -> np.ndarray:
     return matrix
 
 
+@functools.lru_cache(maxsize=32)
 def step_transition_matrix(parameters: EnsembleParameters) -> np.ndarray:
-    """P[i, j] = P(m_{k+1} = j | m_k = i) for one whole step of the rule."""
+    """P[i, j] = P(m_{k+1} = j | m_k = i) for one whole step of the rule (read-only, cached)."""
     counts = np.arange(parameters.agents + 1)
     if parameters.switching == "kirman":
         micro = _birth_death_matrix(*micro_update_probabilities(parameters, counts))
-        return np.linalg.matrix_power(micro, parameters.agents)
-    p = parameters.step_probability
-    up = np.where(counts < parameters.agents, p, 0.0)
-    down = np.where(counts > 0, p, 0.0)
-    return _birth_death_matrix(up, down)
+        matrix = np.linalg.matrix_power(micro, parameters.agents)
+    else:
+        p = parameters.step_probability
+        up = np.where(counts < parameters.agents, p, 0.0)
+        down = np.where(counts > 0, p, 0.0)
+        matrix = _birth_death_matrix(up, down)
+    matrix.flags.writeable = False
+    return matrix
 
 
 def stationary_law(parameters: EnsembleParameters) -> np.ndarray:
@@ -139,16 +145,15 @@ def stationary_law(parameters: EnsembleParameters) -> np.ndarray:
     counts = np.arange(big_m + 1)
     if parameters.switching == "random-walk":
         return np.full(big_m + 1, 1.0 / (big_m + 1))
+    a1, a2 = parameters.switch_to_momentum, parameters.switch_to_mean_reversion
+    if a1 == 0.0 or a2 == 0.0:  # one-way switching: absorbed at 0 (a1 = 0) or at M (a2 = 0)
+        law = np.zeros(big_m + 1)
+        law[0 if a1 == 0.0 else big_m] = 1.0
+        return law
     if parameters.herding == 0.0:  # independent agents: Binomial(M, a1/(a1+a2))
-        share = parameters.switch_to_momentum / (
-            parameters.switch_to_momentum + parameters.switch_to_mean_reversion)
-        log_pmf = (gammaln(big_m + 1) - gammaln(counts + 1) - gammaln(big_m - counts + 1)
-                   + counts * np.log(share) + (big_m - counts) * np.log1p(-share))
-        return np.exp(log_pmf)
-    alpha = parameters.switch_to_momentum * (big_m - 1) / parameters.herding
-    beta = parameters.switch_to_mean_reversion * (big_m - 1) / parameters.herding
-    if alpha == 0.0 or beta == 0.0:
-        raise ParameterError("the stationary law is degenerate when an own switching rate is 0")
+        return binom.pmf(counts, big_m, a1 / (a1 + a2))
+    alpha = a1 * (big_m - 1) / parameters.herding
+    beta = a2 * (big_m - 1) / parameters.herding
     log_pmf = (gammaln(big_m + 1) - gammaln(counts + 1) - gammaln(big_m - counts + 1)
                + betaln(counts + alpha, big_m - counts + beta) - betaln(alpha, beta))
     return np.exp(log_pmf)
@@ -166,13 +171,16 @@ def initial_count(parameters: EnsembleParameters, uniform: np.ndarray) -> np.nda
     return np.full(uniform.shape, int(parameters.initial), dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=32)
 def expected_count_table(parameters: EnsembleParameters, horizon: int) -> np.ndarray:
-    """table[s, m] = E[m_{k+s} | m_k = m] for s = 0..horizon (exact for both rules)."""
+    """table[s, m] = E[m_{k+s} | m_k = m] for s = 0..horizon (exact for both rules; read-only,
+    cached)."""
     transition = step_transition_matrix(parameters)
     table = np.empty((horizon + 1, parameters.agents + 1))
     table[0] = np.arange(parameters.agents + 1, dtype=float)
     for s in range(1, horizon + 1):
         table[s] = transition @ table[s - 1]
+    table.flags.writeable = False
     return table
 
 

@@ -71,7 +71,9 @@ class ExecutionProblem:
         set_(self, "drift", validation.finite_number("drift", self.drift))
         if isinstance(self.side, str):
             set_(self, "side", SIDES.get(self.side, self.side))
-        validation.one_of("side", self.side, (SELL, BUY))
+        if isinstance(self.side, bool) or self.side not in (SELL, BUY):
+            raise ParameterError(f"side must be 'sell', 'buy', 1 or -1, got {self.side!r}")
+        set_(self, "side", int(self.side))
         if self.effective_temporary_impact <= 0.0:
             raise ParameterError(
                 "effective temporary impact η̃ = temporary_impact - permanent_impact·τ/2 = "

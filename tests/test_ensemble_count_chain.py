@@ -153,6 +153,17 @@ def test_stationary_law_without_herding_is_binomial():
     np.testing.assert_allclose(got, solve_stationary(P), rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("a1, a2, absorbing", [(0.0, 0.3, 0), (0.25, 0.0, 12)])
+def test_stationary_law_without_herding_and_one_zero_rate_is_a_point_mass(a1, a2, absorbing):
+    """Allowed by validation (a1 + a2 > 0, b = 0): independent agents that only ever switch
+    one way, Binomial(M, a1/(a1+a2)) = a point mass at 0 or M. 0·log 0 must count as 0."""
+    M = 12
+    got = ensemble.stationary_law(kirman(M, a1, a2, 0.0))
+    expected = stats.binom(M, a1 / (a1 + a2)).pmf(np.arange(M + 1))
+    assert expected[absorbing] == 1.0
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
+
+
 @pytest.mark.parametrize("M, p", [(2, 0.5), (4, 0.4), (10, 0.25), (30, 0.1)])
 def test_random_walk_stationary_law_is_uniform(M, p):
     params = EnsembleParameters(agents=M, switching="random-walk", step_probability=p)

@@ -114,7 +114,7 @@ def kirman_counts(m0, uniforms, M, a1, a2, b):
             if d < own:
                 switch = True
             elif d < own + b:
-                partner = int((d - own) * (M - 1) / b)
+                partner = int((d - own) * ((M - 1) / b))
                 momentum_others = m - 1 if momentum else m
                 switch = (partner < momentum_others) != momentum
             if switch:

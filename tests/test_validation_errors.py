@@ -85,8 +85,8 @@ def test_valid_boundary_values_are_accepted():
 
 @pytest.mark.parametrize("permanent_impact", [2 * 2.5e-6, 4 * 2.5e-6, 1e-3])
 def test_non_positive_effective_temporary_impact_is_rejected(permanent_impact):
-    """η̃ = η - γτ/2 <= 0 (here τ = 1; the first case is exactly 0): the message says what η̃ is and what to change,
-    and following its advice (more steps) does make the problem valid."""
+    """η̃ = η - γτ/2 <= 0 (τ = 1; the first case is exactly 0): the message says what η̃ is
+    and what to change, and following its advice (more steps) does make the problem valid."""
     with pytest.raises(ParameterError) as error:
         ExecutionProblem(temporary_impact=2.5e-6, permanent_impact=permanent_impact,
                          horizon=60.0, steps=60)

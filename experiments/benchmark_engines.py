@@ -1,0 +1,204 @@
+"""Engine benchmark (`acsim bench`): episodes per second of the vectorised engine, the Mesa
+engine and a naive loop that rebuilds and solves a cvxpy problem every step, measured in one
+run on one machine so that their ratios survive a noisy machine.
+
+Cases:
+  paper             20 steps, 100 Kirman agents, extended AC (model forecast) re-solved every
+                    step, equality-constrained (coupling 0.005, self_alpha 1e-5)
+  paper-no-buyback  the same with trades >= 0 (exact active set per episode and step)
+  ac-390            390 steps (a trading day of minutes), adaptive classical AC
+The fast engine runs a study through the process pool (all cores) and, for reference, in one
+process; the Mesa engine and the naive loop run fewer episodes (reported per row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import tempfile
+import time
+
+import numpy as np
+
+from agents.policies import Observation, RecedingHorizonPolicy
+from simulator.config import SimulationConfig, StrategyParameters
+from simulator.model import run_episode
+from simulator.study import Study, run_study
+from simulator.vectorised import simulate_block
+from strategies.parameters import ExtendedParameters, planning_inputs
+from strategies.reference import ReferencePlanner
+
+
+class NaiveCvxpyPolicy(RecedingHorizonPolicy):
+    """The baseline: the same receding-horizon plan, but a new cvxpy problem every solve."""
+
+    def trades(self, observation: Observation) -> np.ndarray:
+        forecasts = self.field_forecast(observation)
+        coupling = self.extended.coupling if self.forecast != "none" else 0.0
+        extended = ExtendedParameters(coupling, self.extended.self_alpha)
+        result = np.empty(observation.holdings.shape)
+        for episode, (held, forecast) in enumerate(zip(observation.holdings, forecasts)):
+            inputs = planning_inputs(self.market, extended, forecast, observation.remaining_steps)
+            planner = ReferencePlanner(self.market.half_spread, self.no_buyback)
+            path = planner.holdings(inputs, held)
+            result[episode] = path[0] - path[1]
+        return result
+
+
+def case_configs() -> dict[str, SimulationConfig]:
+    paper = SimulationConfig(seed=0).replace(
+        extended={"coupling": 0.005, "self_alpha": 1e-5},
+        strategy={"name": "extended", "forecast": "model"})
+    day = SimulationConfig(seed=0).replace(
+        market={"steps": 390, "horizon": 390.0, "shares": 10_000.0, "temporary_impact": 0.02},
+        strategy={"name": "ac-adaptive"})
+    return {"paper": paper,
+            "paper-no-buyback": paper.replace(strategy={"no_buyback": True}),
+            "ac-390": day}
+
+
+def _rate(episodes: int, seconds: float) -> float:
+    return episodes / seconds if seconds > 0 else float("inf")
+
+
+def measure_fast(config: SimulationConfig, episodes: int, backend: str,
+                 workers: int | None) -> dict:
+    study = Study(config.replace(simulation={"episodes": episodes}), (config.strategy,))
+    with tempfile.TemporaryDirectory(prefix="acsim-bench-") as out:
+        started = time.perf_counter()
+        run_study(study, out, backend=backend, workers=workers, progress=False)
+        seconds = time.perf_counter() - started
+    return {"episodes": episodes, "seconds": seconds,
+            "episodes_per_second": _rate(episodes, seconds),
+            "workers": workers if backend != "inline" else 1, "backend": backend}
+
+
+def measure_loop(config: SimulationConfig, episodes: int, engine: str) -> dict:
+    started = time.perf_counter()
+    if engine == "mesa":
+        for episode in range(episodes):
+            run_episode(config, episode)
+    else:
+        strategy = config.strategy
+        policy = NaiveCvxpyPolicy(strategy.name == "extended", strategy.forecast
+                                  if strategy.name == "extended" else "none",
+                                  strategy.no_buyback)
+        simulate_block(config, 0, 0, episodes, policy=policy)
+    seconds = time.perf_counter() - started
+    return {"episodes": episodes, "seconds": seconds,
+            "episodes_per_second": _rate(episodes, seconds), "workers": 1, "backend": "inline"}
+
+
+def profile_fast(config: SimulationConfig, episodes: int) -> str:
+    """Where the time of one vectorised block goes (cProfile, top functions)."""
+    simulate_block(config, 0, 0, min(episodes, 256))  # compile and warm up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    simulate_block(config, 0, 0, episodes)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(8)
+    return text.getvalue()
+
+
+def run_benchmark(fast_episodes: int = 400_000, mesa_episodes: int = 200,
+                  naive_episodes: int = 3, workers: int | None = None) -> dict:
+    workers = workers or os.cpu_count() or 1
+    rows = []
+    sizes = {"paper": 1.0, "paper-no-buyback": 0.1, "ac-390": 0.05}
+    for name, config in case_configs().items():
+        scale = sizes[name]
+        fast = max(4096, int(fast_episodes * scale))
+        simulate_block(config, 0, 0, 64)  # numba compile outside the timings
+        results = {
+            "fast": measure_fast(config, fast, "processes", workers),
+            "fast-one-process": measure_fast(config, fast, "inline", 1),
+            "mesa": measure_loop(config, max(5, int(mesa_episodes * scale)), "mesa"),
+            "naive-cvxpy": measure_loop(config, naive_episodes if name != "ac-390" else 1,
+                                        "naive-cvxpy"),
+        }
+        naive = results["naive-cvxpy"]["episodes_per_second"]
+        for engine, row in results.items():
+            rows.append({"name": name, "engine": engine, **row,
+                         "speedup_vs_naive_cvxpy": row["episodes_per_second"] / naive})
+    return {"machine": machine(), "cases": rows}
+
+
+def memory_run(episodes: int, workers: int | None) -> dict:
+    """Peak resident memory of a run of `episodes` paper episodes (this process + workers)."""
+    config = case_configs()["paper"]
+    row = measure_fast(config, episodes, "processes", workers or os.cpu_count() or 1)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {**row, "peak_rss_coordinator_mb": own, "peak_rss_largest_worker_mb": children}
+
+
+def machine() -> dict:
+    import cvxpy
+    import mesa
+    import numba
+    import scipy
+
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"date": datetime.date.today().isoformat(), "platform": platform.platform(),
+            "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
+            "mesa": mesa.__version__, "cvxpy": cvxpy.__version__}
+
+
+def format_table(report: dict) -> str:
+    lines = [" ".join(f"{key}={value}" for key, value in report["machine"].items()), "",
+             f"{'case':<18}{'engine':<18}{'episodes':>10}{'seconds':>10}{'episodes/s':>14}"
+             f"{'× naive':>12}"]
+    for row in report["cases"]:
+        lines.append(f"{row['name']:<18}{row['engine']:<18}{row['episodes']:>10,}"
+                     f"{row['seconds']:>10.2f}{row['episodes_per_second']:>14,.1f}"
+                     f"{row['speedup_vs_naive_cvxpy']:>12,.0f}")
+    if "memory" in report:
+        memory = report["memory"]
+        lines += ["", f"memory run: {memory['episodes']:,} paper episodes in "
+                      f"{memory['seconds']:.1f} s ({memory['episodes_per_second']:,.0f}/s); "
+                      f"peak RSS coordinator {memory['peak_rss_coordinator_mb']:.0f} MB, "
+                      f"largest worker {memory['peak_rss_largest_worker_mb']:.0f} MB"]
+    if "profile" in report:
+        lines += ["", "profile of one vectorised paper block (4,096 episodes):",
+                  report["profile"]]
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--episodes", type=int, default=400_000,
+                        help="fast-engine episodes for the paper case (others scaled down)")
+    parser.add_argument("--mesa-episodes", type=int, default=200)
+    parser.add_argument("--naive-episodes", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--memory-episodes", type=int, default=0,
+                        help="also run this many paper episodes and report peak memory "
+                             "(e.g. 10000000)")
+    parser.add_argument("--profile", action="store_true", help="add a cProfile of one block")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def main(args: argparse.Namespace) -> None:
+    report = run_benchmark(args.episodes, args.mesa_episodes, args.naive_episodes, args.workers)
+    if args.memory_episodes:
+        report["memory"] = memory_run(args.memory_episodes, args.workers)
+    if args.profile:
+        report["profile"] = profile_fast(case_configs()["paper"], 4096)
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_table(report))
