@@ -14,17 +14,17 @@ A study file is a simulation configuration (see simulator/config.py) plus a [stu
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from simulator.config import SimulationConfig, StrategyParameters, build_config  # noqa: E402
-from simulator.study import Study, StudyResults, strategy_label  # noqa: E402
-from strategies.errors import ParameterError  # noqa: E402
+from experiments.common import errorbar_panels, save_figure
+from simulator.config import (
+    SimulationConfig,
+    StrategyParameters,
+    build_config,
+    read_toml,
+)
+from simulator.study import Study, StudyResults, strategy_label
+from strategies.errors import ParameterError
 
 DEFAULT_STUDY = Study(
     base=SimulationConfig(episodes=200_000, seed=0),
@@ -51,13 +51,7 @@ def parse_strategy(label: str) -> StrategyParameters:
 def load_study(path: str | Path) -> Study:
     """A study from a TOML file: the configuration sections plus [study]."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ParameterError(f"study file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ParameterError(f"{path}: not valid TOML: {error}") from None
+    document = read_toml(path, "study file")
     table = document.pop("study", {})
     unknown = set(table) - {"strategies", "baseline", "sweep"}
     if unknown:
@@ -89,34 +83,16 @@ def write_outputs(results: StudyResults, study: Study) -> list[Path]:
         figures = out / "figures"
         figures.mkdir(exist_ok=True)
         key = next(iter(study.sweep))
-        written.append(plot_against(results.summary, key, "mean_is", "strategy",
-                                    "mean implementation shortfall (currency)",
-                                    figures / f"shortfall_vs_{key.split('.')[-1]}.png"))
+        name = key.split(".")[-1]
+        figure = errorbar_panels(results.summary, key, "mean_is", "mean implementation "
+                                 "shortfall (currency, ±95% CI)")
+        written.append(save_figure(figure, figures / f"shortfall_vs_{name}.png"))
         if not results.paired.empty:
-            written.append(plot_against(
-                results.paired, key, "mean_difference", "strategy",
-                f"paired IS difference vs {results.paired['baseline'].iloc[0]} (currency)",
-                figures / f"paired_vs_{key.split('.')[-1]}.png"))
+            figure = errorbar_panels(
+                results.paired, key, "mean_difference",
+                f"IS − IS({results.paired['baseline'].iloc[0]}), paired (currency, ±95% CI)")
+            written.append(save_figure(figure, figures / f"paired_vs_{name}.png"))
     return written
-
-
-def plot_against(frame, key: str, value: str, group: str, label: str, path: Path) -> Path:
-    """value ± its 95% CI against a swept parameter, one line per group."""
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name, rows in frame.groupby(group, sort=False):
-        rows = rows.sort_values(key)
-        axes.errorbar(rows[key], rows[value],
-                      yerr=[rows[value] - rows["ci95_low"], rows["ci95_high"] - rows[value]],
-                      marker="o", capsize=3, label=name)
-    axes.axhline(0.0, color="grey", linewidth=0.5)
-    axes.set_xlabel(key)
-    axes.set_ylabel(label)
-    axes.set_title("mean ± 95% confidence interval (common random numbers)")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
 
 
 def format_tables(results: StudyResults) -> str:

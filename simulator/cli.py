@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from experiments import benchmark_engines
+from experiments import benchmark_engines, coupling_study, frontier, paper_synthetic
 from experiments.studies import DEFAULT_STUDY, format_tables, load_study, write_outputs
 from simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
 from simulator.config import DEFAULT_MARKET, FORECASTS, STRATEGIES, SimulationConfig, load_config
@@ -30,6 +30,12 @@ from strategies.costs import schedule_cost, trades_from_holdings, validate_holdi
 from strategies.errors import AcsimError, ParameterError
 from strategies.extended import extended_schedule
 from strategies.parameters import ExecutionProblem, ExtendedParameters
+
+EXPERIMENTS = {
+    "paper-synthetic": paper_synthetic,
+    "coupling-study": coupling_study,
+    "frontier": frontier,
+}
 
 MARKET_FLAGS = {
     # flag: (field, type, help)
@@ -355,6 +361,16 @@ def command_episode(args: argparse.Namespace) -> None:
             print(f"anatomy plot written to {args.plot}")
 
 
+def experiment_handler(module):
+    """Run an experiment and list what it wrote."""
+    def handler(args: argparse.Namespace) -> None:
+        written = module.main(args)
+        report = next((path for path in written if path.name == "report.md"), None)
+        print(f"wrote {len(written)} files to {args.out}/"
+              + (f"; report: {report}" if report else ""))
+    return handler
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="acsim",
@@ -433,6 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "ac-390). A benchmark, not a test: it prints figures, it asserts nothing.")
     benchmark_engines.add_arguments(bench)
     bench.set_defaults(handler=benchmark_engines.main)
+
+    for name, module in EXPERIMENTS.items():
+        summary = module.__doc__.strip().splitlines()[0].split(": ", 1)[1]
+        experiment = commands.add_parser(name, help=summary, description=module.__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(experiment)
+        experiment.set_defaults(handler=experiment_handler(module))
     return parser
 
 

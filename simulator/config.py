@@ -142,14 +142,18 @@ def build_config(base: SimulationConfig, sections: dict, source: str) -> Simulat
                             seed=run.get("seed", base.seed))
 
 
-def load_config(path: str | Path, base: SimulationConfig | None = None) -> SimulationConfig:
-    """Read a TOML configuration file on top of `base` (default: the built-in defaults)."""
+def read_toml(path: str | Path, what: str = "configuration file") -> dict:
+    """A parsed TOML document, or a clear error for a missing or malformed file."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
-            sections = tomllib.load(handle)
+            return tomllib.load(handle)
     except FileNotFoundError:
-        raise ParameterError(f"configuration file {str(path)!r} does not exist") from None
+        raise ParameterError(f"{what} {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{path}: not valid TOML: {error}") from None
-    return build_config(base or SimulationConfig(), sections, source=str(path))
+
+
+def load_config(path: str | Path, base: SimulationConfig | None = None) -> SimulationConfig:
+    """Read a TOML configuration file on top of `base` (default: the built-in defaults)."""
+    return build_config(base or SimulationConfig(), read_toml(path), source=str(path))

@@ -1,0 +1,104 @@
+"""What every experiment shares: its command-line flags and its output directory.
+
+An experiment writes figures (PNG), tables (CSV and Parquet, same content) and a short
+report.md into one directory, and returns the paths it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from strategies import validation  # noqa: E402
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
+                         default_episodes: int) -> None:
+    """--out, --episodes, --seed and --quick, the same for every experiment."""
+    parser.add_argument("--out", default=default_out,
+                        help=f"output directory (default {default_out})")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help=f"Monte Carlo episodes or ensemble paths (default {default_episodes:,}; "
+                             "--quick uses far fewer)")
+    parser.add_argument("--seed", type=int, default=0, help="root seed, integer >= 0 (default 0)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small run for tests and a first look")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes for the simulations (default: every core)")
+
+
+def episodes_from_args(args: argparse.Namespace, default: int, quick: int) -> int:
+    """The episode count: --episodes if given, else the quick or the full default."""
+    if args.episodes is not None:
+        return validation.integer("--episodes", args.episodes, 1)
+    return quick if args.quick else default
+
+
+@dataclass
+class ExperimentOutput:
+    """An experiment's output directory and the files written to it."""
+
+    directory: Path
+    written: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.directory = Path(self.directory)
+        (self.directory / "figures").mkdir(parents=True, exist_ok=True)
+
+    def table(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write `name`.csv and `name`.parquet; returns the CSV path."""
+        csv = self.directory / f"{name}.csv"
+        frame.to_csv(csv, index=False)
+        frame.to_parquet(self.directory / f"{name}.parquet", index=False)
+        self.written += [csv, self.directory / f"{name}.parquet"]
+        return csv
+
+    def figure(self, name: str, figure: plt.Figure) -> Path:
+        """Save and close a matplotlib figure as figures/`name`.png."""
+        path = save_figure(figure, self.directory / "figures" / f"{name}.png")
+        self.written.append(path)
+        return path
+
+    def report(self, text: str) -> Path:
+        path = self.directory / "report.md"
+        path.write_text(text)
+        self.written.append(path)
+        return path
+
+
+def save_figure(figure: plt.Figure, path: Path) -> Path:
+    """Lay out, save as PNG and close a figure."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
+                    panel: str | None = None, group: str = "strategy") -> plt.Figure:
+    """`value` ± its 95% CI (columns ci95_low/ci95_high) against `x`, one line per `group`,
+    one panel per value of `panel` (or a single panel)."""
+    keys = sorted(frame[panel].unique()) if panel else [None]
+    figure, axes_row = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.5), sharey=True,
+                                    squeeze=False)
+    for axes, key in zip(axes_row[0], keys):
+        rows = frame if key is None else frame[frame[panel] == key]
+        for name, lines in rows.groupby(group, sort=False):
+            lines = lines.sort_values(x)
+            axes.errorbar(lines[x], lines[value],
+                          yerr=[lines[value] - lines["ci95_low"], lines["ci95_high"] - lines[value]],
+                          marker="o", capsize=3, label=name)
+        axes.axhline(0.0, color="grey", linewidth=0.5)
+        axes.set_xlabel(x)
+        if key is not None:
+            axes.set_title(f"{panel} = {key:g}")
+    axes_row[0][0].set_ylabel(ylabel)
+    axes_row[0][0].legend()
+    return figure
