@@ -1,0 +1,439 @@
+"""Intraday bars from CSV files, the Almgren-Chriss calibration and the paper's §5.1 signals.
+
+Bars are a pandas DataFrame indexed by tz-aware bar-*start* timestamps with float columns
+open, high, low, close (currency per share) and volume (shares). Three file layouts are
+detected automatically (`detect_layout`):
+
+- "header": a CSV with a header row; names are case-insensitive and in any order: one
+  timestamp column (Datetime, Date, Timestamp or Time) plus Open, High, Low, Close, Volume
+  (further columns are ignored);
+- "headerless": vendor files (FirstRate Data) with the columns DateTime, Open, High, Low,
+  Close, Volume and no header row;
+- "yfinance": yfinance's CSV with three header lines ("Price,Close,High,...",
+  "Ticker,AAPL,...", "Datetime,,,,,"), columns in any order.
+
+Timestamps without a UTC offset are read in `naive_timezone`; timestamps with one are
+converted. Zero-volume bars (a Yahoo artefact) are kept as they are; `zero_volume_bars`
+lists them.
+
+Calibration (time unit = one bar, so τ = 1): σ from close-to-close changes of adjacent bars
+of one session, daily volume from session sums, and the rules of thumb of Almgren & Chriss
+(2000, "Choice of parameters"); see `rules_of_thumb` for the unit conversion.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from strategies import validation
+from strategies.errors import AcsimError, ParameterError
+from strategies.parameters import ExecutionProblem
+
+EXCHANGE_TIMEZONE = "America/New_York"
+REGULAR_OPEN_MINUTE = 9 * 60 + 30  # 09:30 local exchange time
+REGULAR_CLOSE_MINUTE = 16 * 60  # 16:00: the last regular bar starts before this
+REGULAR_SESSION_MINUTES = REGULAR_CLOSE_MINUTE - REGULAR_OPEN_MINUTE
+PRICE_COLUMNS = ("open", "high", "low", "close")
+COLUMNS = PRICE_COLUMNS + ("volume",)
+TIME_COLUMNS = ("datetime", "date", "timestamp", "time")
+LAYOUTS = ("header", "headerless", "yfinance")
+DEFAULT_SPREAD_BPS = 1.0  # assumed bid-ask spread when no quote data is given
+UTC_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_bars(path: str | Path, timezone: str = EXCHANGE_TIMEZONE, regular_hours: bool = True,
+              naive_timezone: str = EXCHANGE_TIMEZONE) -> pd.DataFrame:
+    """Bars of a CSV file, validated, indexed by bar-start time in `timezone`.
+
+    regular_hours: keep only bars starting in [09:30, 16:00) America/New_York.
+    Raises ParameterError naming the column or timestamp at fault.
+    """
+    path = Path(path)
+    timezone = _timezone("timezone", timezone)
+    naive_timezone = _timezone("naive_timezone", naive_timezone)
+    table = _read_table(path, detect_layout(path))
+    missing = [column for column in COLUMNS if column not in table.columns]
+    if missing:
+        raise ParameterError(f"{path}: missing column(s) {missing}; "
+                             f"found columns {list(table.columns)}")
+    index = _parse_timestamps(table["datetime"], naive_timezone, path)
+    bars = pd.DataFrame({name: _numeric_column(table, name, path) for name in COLUMNS})
+    bars.index = index.tz_convert(timezone).rename("timestamp")
+    validate_bars(bars, str(path))
+    if regular_hours:
+        bars = regular_session_bars(bars)
+        if bars.empty:
+            raise ParameterError(f"{path}: no bars left after the regular-hours filter "
+                                 "(bar starts 09:30 to 16:00 America/New_York)")
+    return bars
+
+
+def detect_layout(path: Path) -> str:
+    """'yfinance', 'headerless' or 'header', from the first two lines of the file."""
+    if not path.is_file():
+        raise ParameterError(f"bar file {str(path)!r} does not exist")
+    with path.open(encoding="utf-8-sig") as handle:
+        lines = [line.strip() for line, _ in zip(handle, range(2))]
+    if not lines or not lines[0]:
+        raise ParameterError(f"{path}: the file is empty")
+    first = lines[0].split(",")[0].strip()
+    second = lines[1].split(",")[0].strip() if len(lines) > 1 else ""
+    if first.lower() == "price" and second.lower() == "ticker":
+        return "yfinance"
+    try:
+        pd.Timestamp(first)
+    except (ValueError, TypeError):
+        return "header"
+    return "headerless"
+
+
+def _read_table(path: Path, layout: str) -> pd.DataFrame:
+    """The raw table as text, with lower-case column names and a 'datetime' column."""
+    try:
+        return _read_layout(path, layout)
+    except pd.errors.ParserError as error:
+        raise ParameterError(f"{path}: not a readable CSV file: {error}") from None
+
+
+def _read_layout(path: Path, layout: str) -> pd.DataFrame:
+    if layout == "headerless":
+        table = pd.read_csv(path, header=None, dtype=str)
+        if table.shape[1] != len(COLUMNS) + 1:
+            raise ParameterError(
+                f"{path}: a file without a header row must have the 6 columns DateTime, Open, "
+                f"High, Low, Close, Volume; found {table.shape[1]} columns")
+        table.columns = ["datetime", *COLUMNS]
+        return table
+    if layout == "yfinance":
+        table = pd.read_csv(path, header=0, dtype=str, encoding="utf-8-sig")
+        table.columns = ["datetime", *(name.strip().lower() for name in table.columns[1:])]
+        # Lines 2 and 3 ("Ticker,AAPL,..." and "Datetime,,,,,") are header lines, not bars.
+        extra_headers = table["datetime"].str.strip().str.lower().isin(("ticker", *TIME_COLUMNS))
+        return table[~extra_headers.to_numpy()].reset_index(drop=True)
+    table = pd.read_csv(path, header=0, dtype=str, encoding="utf-8-sig")
+    table.columns = [str(name).strip().lower() for name in table.columns]
+    found = [name for name in table.columns if name in TIME_COLUMNS]
+    if len(found) != 1:
+        raise ParameterError(
+            f"{path}: needs exactly one timestamp column named Datetime, Date, Timestamp or "
+            f"Time (any case); found {found or 'none'} among columns {list(table.columns)}")
+    return table.rename(columns={found[0]: "datetime"})
+
+
+def _numeric_column(table: pd.DataFrame, name: str, path: Path) -> np.ndarray:
+    """Column `name` as floats; a clear error if a value is missing or not numeric."""
+    values = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ParameterError(
+            f"{path}: column {name!r} has {int(bad.sum())} missing or non-numeric value(s); "
+            f"first at data row {row + 1} ({table['datetime'].iloc[row]}): "
+            f"{table[name].iloc[row]!r}")
+    return values
+
+
+def _parse_timestamps(text: pd.Series, naive_timezone: str, path: Path) -> pd.DatetimeIndex:
+    """Timestamps as a tz-aware index: offsets are honoured, naive times localised."""
+    if text.isna().any():
+        row = int(np.argmax(text.isna().to_numpy()))
+        raise ParameterError(f"{path}: missing timestamp at data row {row + 1}")
+    text = text.str.strip()
+    with_offset = text.str.contains(UTC_OFFSET).to_numpy()
+    if with_offset.any() and not with_offset.all():
+        raise ParameterError(f"{path}: timestamps mix values with and without a UTC offset")
+    try:
+        parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=bool(with_offset.all())))
+        if with_offset.all():
+            return parsed
+        return parsed.tz_localize(naive_timezone, ambiguous="raise", nonexistent="raise")
+    except (ValueError, TypeError, OverflowError) as error:
+        raise ParameterError(f"{path}: unparseable timestamp(s): {error}") from None
+
+
+def _timezone(name: str, value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ParameterError(f"{name} must be an IANA time zone such as 'America/New_York', "
+                             f"got {value!r}") from None
+    return value
+
+
+def validate_bars(bars: pd.DataFrame, source: str = "bars") -> None:
+    """Raise ParameterError unless `bars` are well-formed (see the module docstring).
+
+    Checks: a tz-aware DatetimeIndex, strictly increasing and without duplicates; the columns
+    open, high, low, close, volume, finite; prices > 0; volume >= 0;
+    high >= max(open, close) and low <= min(open, close).
+    """
+    missing = [column for column in COLUMNS if column not in bars.columns]
+    if missing:
+        raise ParameterError(f"{source}: missing column(s) {missing}")
+    if bars.empty:
+        raise ParameterError(f"{source}: contains no bars")
+    index = bars.index
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
+        raise ParameterError(f"{source}: bars must be indexed by tz-aware timestamps")
+    duplicated = index.duplicated()
+    if duplicated.any():
+        raise ParameterError(f"{source}: duplicate timestamp {index[duplicated][0]}")
+    backwards = _spacing_minutes(bars) <= 0.0
+    if backwards.any():
+        k = int(np.argmax(backwards))
+        raise ParameterError(f"{source}: timestamps are not increasing: {index[k]} is "
+                             f"followed by {index[k + 1]}")
+
+    def first_failure(name: str, failed: np.ndarray, rule: str) -> None:
+        if failed.any():
+            k = int(np.argmax(failed))
+            raise ParameterError(f"{source}: column {name!r} {rule} at {int(failed.sum())} "
+                                 f"bar(s), first at {index[k]} (value {bars[name].iloc[k]!r})")
+
+    for name in COLUMNS:
+        first_failure(name, ~np.isfinite(bars[name].to_numpy(dtype=float)), "is not finite")
+    for name in PRICE_COLUMNS:
+        first_failure(name, bars[name].to_numpy() <= 0.0, "must be > 0")
+    first_failure("volume", bars["volume"].to_numpy() < 0.0, "must be >= 0")
+    body_high = np.maximum(bars["open"], bars["close"]).to_numpy()
+    body_low = np.minimum(bars["open"], bars["close"]).to_numpy()
+    first_failure("high", bars["high"].to_numpy() < body_high, "is below max(open, close)")
+    first_failure("low", bars["low"].to_numpy() > body_low, "is above min(open, close)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions
+
+
+def _exchange_minutes(bars: pd.DataFrame) -> np.ndarray:
+    local = bars.index.tz_convert(EXCHANGE_TIMEZONE)
+    return np.asarray(local.hour * 60 + local.minute)
+
+
+def regular_session_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    """The bars starting in [09:30, 16:00) America/New_York."""
+    minutes = _exchange_minutes(bars)
+    return bars[(minutes >= REGULAR_OPEN_MINUTE) & (minutes < REGULAR_CLOSE_MINUTE)]
+
+
+def session_dates(bars: pd.DataFrame) -> np.ndarray:
+    """The America/New_York calendar date of every bar (datetime.date objects)."""
+    return np.asarray(bars.index.tz_convert(EXCHANGE_TIMEZONE).date)
+
+
+def _spacing_minutes(bars: pd.DataFrame) -> np.ndarray:
+    """Minutes from each bar's start to the next bar's start (one value fewer than bars)."""
+    return np.asarray((bars.index[1:] - bars.index[:-1]).total_seconds()) / 60.0
+
+
+def bar_minutes(bars: pd.DataFrame) -> float:
+    """The bar length in minutes: the most common spacing of consecutive bars of a session."""
+    dates = session_dates(bars)
+    spacing = _spacing_minutes(bars)[dates[1:] == dates[:-1]]
+    if spacing.size == 0:
+        raise ParameterError("cannot infer the bar length: no session has two bars")
+    values, counts = np.unique(spacing, return_counts=True)
+    return float(values[np.argmax(counts)])
+
+
+def full_sessions(bars: pd.DataFrame) -> list[datetime.date]:
+    """Dates whose regular session has every bar (390 minutes / bar length, e.g. 78)."""
+    regular = regular_session_bars(bars)
+    expected = round(REGULAR_SESSION_MINUTES / bar_minutes(bars))
+    dates, counts = np.unique(session_dates(regular), return_counts=True)
+    return [date for date, count in zip(dates, counts) if count == expected]
+
+
+def zero_volume_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """Timestamps of the bars with zero volume (kept by `load_bars`; reported here)."""
+    return bars.index[bars["volume"].to_numpy() == 0.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Market parameters in per-bar units: the time unit is one bar (τ = 1).
+
+    volatility: σ, currency per share per √bar (arithmetic).
+    half_spread: ε, currency per share.
+    temporary_impact: η, currency·bar per share²: n shares in one bar fill η·n worse.
+    permanent_impact: γ, currency per share²: every share sold lowers the price by γ.
+    daily_volume: shares per regular session.  bars_per_day: bars per regular session.
+    price: reference price, currency per share (the spread in bps is taken of it).
+    """
+
+    volatility: float
+    half_spread: float
+    temporary_impact: float
+    permanent_impact: float
+    daily_volume: float
+    bars_per_day: int
+    price: float
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "volatility", validation.non_negative("volatility", self.volatility))
+        set_(self, "half_spread", validation.non_negative("half_spread", self.half_spread))
+        set_(self, "temporary_impact",
+             validation.positive("temporary_impact", self.temporary_impact))
+        set_(self, "permanent_impact",
+             validation.non_negative("permanent_impact", self.permanent_impact))
+        set_(self, "daily_volume", validation.positive("daily_volume", self.daily_volume))
+        set_(self, "bars_per_day", validation.integer("bars_per_day", self.bars_per_day, 1))
+        set_(self, "price", validation.positive("price", self.price))
+
+    def execution_problem(self, shares: float, steps: int, risk_aversion: float,
+                          price: float | None = None) -> ExecutionProblem:
+        """A sell order of `shares` over `steps` bars (horizon = steps, τ = 1 bar).
+
+        price: the arrival price S_0 (default: the calibration's reference price).
+        """
+        return ExecutionProblem(
+            shares=shares, horizon=float(steps), steps=steps,
+            price=self.price if price is None else price, volatility=self.volatility,
+            half_spread=self.half_spread, temporary_impact=self.temporary_impact,
+            permanent_impact=self.permanent_impact, risk_aversion=risk_aversion)
+
+
+def rules_of_thumb(spread: float, daily_volume: float, bars_per_day: int) -> tuple[float, float]:
+    """(η, γ) per bar from the Almgren & Chriss (2000) rules of thumb.
+
+    Permanent: selling 10% of the daily volume V moves the price by one spread s, so
+    γ = s / (0.1·V) (currency per share², independent of the time unit).
+    Temporary: trading at a *rate* of 1% of daily volume costs one spread per share. AC state
+    it per day: η_day = s / (0.01·V), in currency·day/share². A rate of 0.01·V per day is
+    0.01·V/B shares per bar (B bars a day), and the fill cost (η/τ)·n must still be s, so
+    η_bar = s·B / (0.01·V) = B·η_day: η grows with the number of bars, it does not shrink.
+    """
+    spread = validation.non_negative("spread", spread)
+    daily_volume = validation.positive("daily_volume", daily_volume)
+    bars_per_day = validation.integer("bars_per_day", bars_per_day, 1)
+    return spread * bars_per_day / (0.01 * daily_volume), spread / (0.1 * daily_volume)
+
+
+def bar_volatility(bars: pd.DataFrame) -> float:
+    """σ per bar: root mean square of close-to-close changes of bars one bar length apart.
+
+    Only pairs of adjacent bars of the same session count: the overnight gap and any
+    missing bar are never differenced. Zero mean is assumed (no drift is estimated).
+    """
+    adjacent = _spacing_minutes(bars) == bar_minutes(bars)
+    changes = np.diff(bars["close"].to_numpy())[adjacent]
+    if changes.size == 0:
+        raise ParameterError("volatility needs at least two adjacent bars of one session")
+    return float(np.sqrt(np.mean(changes**2)))
+
+
+def mean_daily_volume(bars: pd.DataFrame) -> float:
+    """Mean over sessions of the summed bar volume, shares per session."""
+    return float(bars["volume"].groupby(session_dates(bars)).sum().mean())
+
+
+def calibrate(bars: pd.DataFrame, *, spread: float | None = None,
+              spread_bps: float = DEFAULT_SPREAD_BPS, volatility: float | None = None,
+              daily_volume: float | None = None, bars_per_day: int | None = None,
+              price: float | None = None, temporary_impact: float | None = None,
+              permanent_impact: float | None = None) -> Calibration:
+    """Calibrate per-bar AC parameters from regular-session bars; any value can be given.
+
+    spread: full bid-ask spread in currency (default spread_bps basis points of price).
+    price: default the last close. bars_per_day: default 390 minutes / bar length.
+    The rules of thumb use the final spread, daily volume and bars per day; given
+    temporary_impact / permanent_impact replace their results. Half spread ε = spread/2.
+    """
+    validate_bars(bars)
+    price = float(bars["close"].iloc[-1]) if price is None else price
+    if spread is None:
+        spread = validation.non_negative("spread_bps", spread_bps) * 1e-4 * price
+    if bars_per_day is None:
+        bars_per_day = round(REGULAR_SESSION_MINUTES / bar_minutes(bars))
+    daily_volume = mean_daily_volume(bars) if daily_volume is None else daily_volume
+    temporary, permanent = rules_of_thumb(spread, daily_volume, bars_per_day)
+    return Calibration(
+        volatility=bar_volatility(bars) if volatility is None else volatility,
+        half_spread=0.5 * spread,
+        temporary_impact=temporary if temporary_impact is None else temporary_impact,
+        permanent_impact=permanent if permanent_impact is None else permanent_impact,
+        daily_volume=daily_volume, bars_per_day=bars_per_day, price=price)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals (paper §5.1)
+
+
+def ensemble_proxy(bars: pd.DataFrame) -> np.ndarray:
+    """sign(close − open)·volume per bar, shares (the paper's ensemble proxy, raw)."""
+    return np.sign(bars["close"].to_numpy() - bars["open"].to_numpy()) * bars["volume"].to_numpy()
+
+
+def moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean of the last `window` values (fewer at the start of the series)."""
+    window = validation.integer("window", window, 1)
+    return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().to_numpy()
+
+
+def self_alpha_proxy(bars: pd.DataFrame, short: int = 3, long: int = 10) -> np.ndarray:
+    """MA_short(close) − MA_long(close), currency per share (the paper's self-alpha proxy, raw)."""
+    close = bars["close"].to_numpy()
+    return moving_average(close, short) - moving_average(close, long)
+
+
+def normalise(values: np.ndarray, smoothing: int = 3) -> np.ndarray:
+    """Smooth with a trailing `smoothing`-bar mean, then z-score over the values given.
+
+    The result has mean 0 and standard deviation 1 (population) over the window, so one
+    unit is one standard deviation of the smoothed proxy; a constant input gives zeros.
+    """
+    smoothed = moving_average(validation.finite_vector("values", values), smoothing)
+    deviation = smoothed.std()
+    return np.zeros_like(smoothed) if deviation == 0.0 else (
+        smoothed - smoothed.mean()) / deviation
+
+
+def signals(bars: pd.DataFrame, smoothing: int = 3) -> pd.DataFrame:
+    """The two proxies, raw and normalised, aligned with `bars` (pass one session's window).
+
+    Moving averages start inside the window; the z-score uses only the window, so the
+    normalised signals of a bar depend on later bars of the window (see paper_real).
+    """
+    ensemble, self_alpha = ensemble_proxy(bars), self_alpha_proxy(bars)
+    return pd.DataFrame({"ensemble_raw": ensemble, "self_alpha_raw": self_alpha,
+                         "ensemble": normalise(ensemble, smoothing),
+                         "self_alpha": normalise(self_alpha, smoothing)}, index=bars.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Download (optional extra acsim[data])
+
+
+def download_bars(ticker: str, path: str | Path, period: str = "5d",
+                  interval: str = "5m") -> Path:
+    """Fetch bars with yfinance and write them, in yfinance's own CSV layout, to `path`."""
+    try:
+        import yfinance
+    except ImportError:
+        raise AcsimError("downloading needs the optional package yfinance: "
+                         "pip install 'acsim[data]'") from None
+    frame = yfinance.download(ticker, period=period, interval=interval, auto_adjust=True,
+                              progress=False)
+    if frame is None or frame.empty:
+        raise ParameterError(f"yfinance returned no {interval} bars for ticker {ticker!r} "
+                             f"over period {period!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path)
+    return path

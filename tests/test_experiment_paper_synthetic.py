@@ -1,0 +1,347 @@
+"""`acsim paper-synthetic` end to end, its saved tables checked against oracles written here.
+
+The command is run once through `simulator.cli.main` (--quick: 500 ensemble paths;
+--episodes 1024; seed 5; one worker).
+
+Part 1, the paper-literal §4.3 QP (MODEL.md §3c), with T = 20, Q = 1000, κ = 1, λ = 0.1,
+σ² = 1:
+
+    J(x) = κ Σ x_k² + λσ² Σ I_k² - a_self Σ x_k - γ Σ x̄_k x_k,   Σ x_k = Q,
+    I_k = X_k = Σ_{i<=k} x_i (cumulative, as printed) or I_k = Q - X_k (remaining).
+
+At γ = 0 the field drops out, so every path has the same schedule and the saved mean
+trades *are* the schedule. J is recomputed here from them; the minimiser is found here by
+a dense KKT solve whose matrices are read off the objective function written in this file
+(polarisation of the quadratic, nothing copied from strategies/paper.py).
+
+Time reversal, proved: let y_k = x_{T+1-k}. Then Y_k = Σ_{i<=k} y_i = Q - X_{T-k}, so
+the remaining inventory of y is Q - Y_k = X_{T-k}, and Σ_{k=1}^{T} (Q - Y_k)² =
+Σ_{j=0}^{T-1} X_j² = Σ_{j=1}^{T} X_j² - Q² (X_0 = 0, X_T = Q). With Σy² = Σx² and Σy = Σx,
+    J_remaining(y) = J_cumulative(x) - λσ²Q²   (at γ = 0, any a_self).
+Reversal is a bijection of the feasible set, so the remaining-reading minimiser is the
+reverse of the cumulative one and the optimal objectives differ by exactly λσ²Q² = 10⁵.
+
+Part 2, the simulated market: the summary and paired tables are recomputed from the
+per-episode Parquet files; at coupling 0 the shortfall of TWAP, adaptive AC and extended
+AC is deterministic apart from the price noise, IS = E_true - σ√τ Σ ξ_k x_k with
+E_true = ½γX² + εΣ|n| + (η̃/τ)Σn² + self_alpha·τ·Σx_k² (MODEL.md §2 identity), and ξ is
+rebuilt from the documented random-stream protocol (simulator/randomness.py).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import ndtri
+
+from simulator import cli
+from simulator.study import load_episodes
+
+SEED = 5
+PATHS = 500  # the documented --quick number of ensemble paths
+EPISODES = 1024
+PNG = b"\x89PNG\r\n\x1a\n"
+Z95 = 1.959963984540054
+
+Q, STEPS, KAPPA, LAMBDA, VARIANCE = 1000.0, 20, 1.0, 0.1, 1.0
+COUPLINGS = (0.0, 0.1, 0.5, 1.0, 2.0)
+SELF_ALPHAS = (0.01, 1.0)
+READINGS = ("cumulative", "remaining")
+# the simulated market of part 2 (η/τ = κ = 1, σ = 1, no spread, no permanent impact)
+SIGMA, ETA, TAU, EPS, GAMMA_PERMANENT = 1.0, 1.0, 1.0, 0.0, 0.0
+
+
+def objective(trades, reading: str, self_alpha: float, coupling: float = 0.0,
+              field=None) -> float:
+    """The §4.3 objective, term by term."""
+    x = np.asarray(trades, dtype=float)
+    executed = np.cumsum(x)
+    inventory = executed if reading == "cumulative" else Q - executed
+    field = np.zeros_like(x) if field is None else np.asarray(field, dtype=float)
+    return float(KAPPA * np.sum(x**2) + LAMBDA * VARIANCE * np.sum(inventory**2)
+                 - self_alpha * np.sum(x) - coupling * np.sum(field * x))
+
+
+def kkt_minimiser(reading: str, self_alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """argmin J s.t. Σx = Q at γ = 0, from the quadratic J(x) = x'Ax + b'x + c read off
+    `objective` by polarisation; returns (x, eigenvalues of A)."""
+    def j(x):
+        return objective(x, reading, self_alpha)
+
+    eye = np.eye(STEPS)
+    c = j(np.zeros(STEPS))
+    single = np.array([j(eye[i]) for i in range(STEPS)])
+    a = np.empty((STEPS, STEPS))
+    for i in range(STEPS):
+        for k in range(STEPS):
+            a[i, k] = 0.5 * (j(eye[i] + eye[k]) - single[i] - single[k] + c)
+    b = single - np.diag(a) - c
+    kkt = np.zeros((STEPS + 1, STEPS + 1))
+    kkt[:STEPS, :STEPS] = 2.0 * a
+    kkt[:STEPS, STEPS] = 1.0
+    kkt[STEPS, :STEPS] = 1.0
+    solution = np.linalg.solve(kkt, np.concatenate([-b, [Q]]))
+    return solution[:STEPS], np.linalg.eigvalsh(0.5 * (a + a.T))
+
+
+def least_squares_holdings(urgency: float) -> np.ndarray:
+    """x_0..x_N minimising (η̃/τ)Σ n_k² + urgency·τ Σ x_k² with x_0 = Q, x_N = 0 (lstsq)."""
+    free = STEPS - 1
+    eta_tilde = ETA - 0.5 * GAMMA_PERMANENT * TAU
+    rows, rhs = [], []
+    w = math.sqrt(eta_tilde / TAU)
+    for k in range(1, STEPS + 1):
+        row, constant = np.zeros(free), 0.0
+        if k == 1:
+            constant = Q
+        else:
+            row[k - 2] = 1.0
+        if k <= free:
+            row[k - 1] = -1.0
+        rows.append(w * row)
+        rhs.append(-w * constant)
+    for k in range(1, STEPS):
+        row = np.zeros(free)
+        row[k - 1] = math.sqrt(urgency * TAU)
+        rows.append(row)
+        rhs.append(0.0)
+    solution = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
+    return np.concatenate([[Q], solution, [0.0]])
+
+
+def true_expected_shortfall(holdings: np.ndarray, self_alpha: float) -> float:
+    n = holdings[:-1] - holdings[1:]
+    eta_tilde = ETA - 0.5 * GAMMA_PERMANENT * TAU
+    return float(0.5 * GAMMA_PERMANENT * Q**2 + EPS * np.abs(n).sum()
+                 + eta_tilde / TAU * np.sum(n**2) + self_alpha * TAU * np.sum(holdings[1:] ** 2))
+
+
+def price_shocks(seed: int, block: int, episodes: int) -> np.ndarray:
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed,
+                                                                           spawn_key=(block, 2))))
+    return ndtri(np.maximum(generator.random(episodes * STEPS), 2.0**-54)).reshape(episodes,
+                                                                                   STEPS)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("paper") / "out"
+    code = cli.main(["paper-synthetic", "--quick", "--episodes", str(EPISODES), "--out", str(out),
+                     "--seed", str(SEED), "--workers", "1"])
+    assert code == 0
+    return out
+
+
+def read_table(out: Path, name: str) -> pd.DataFrame:
+    csv = pd.read_csv(out / f"{name}.csv")
+    parquet = pd.read_parquet(out / f"{name}.parquet")
+    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False, check_exact=False,
+                                  rtol=1e-15, atol=0.0)
+    return parquet
+
+
+def schedule(trades: pd.DataFrame, reading: str, self_alpha: float, coupling: float,
+             column: str = "mean_trade") -> np.ndarray:
+    rows = trades[(trades["reading"] == reading) & (trades["self_alpha"] == self_alpha)
+                  & (trades["coupling"] == coupling)].sort_values("step")
+    assert list(rows["step"]) == list(range(1, STEPS + 1))
+    return rows[column].to_numpy()
+
+
+def objective_row(table: pd.DataFrame, reading: str, self_alpha: float,
+                  coupling: float) -> pd.Series:
+    rows = table[(table["reading"] == reading) & (table["self_alpha"] == self_alpha)
+                 & (table["coupling"] == coupling)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+# ---------------------------------------------------------------- outputs on disk
+
+def test_cli_writes_figures_tables_and_report(run):
+    for name in ("figure1_objective_vs_coupling", "figure2_trades_self_alpha_1",
+                 "market_shortfall_vs_coupling"):
+        png = run / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == PNG and png.stat().st_size > 1000
+    tables = {name: read_table(run, name) for name in
+              ("figure1_objective", "figure2_trades", "market_summary", "market_paired")}
+    assert len(tables["figure1_objective"]) == len(READINGS) * len(SELF_ALPHAS) * len(COUPLINGS)
+    assert len(tables["figure2_trades"]) == (len(READINGS) * len(SELF_ALPHAS) * len(COUPLINGS)
+                                             * STEPS)
+    assert (tables["figure1_objective"]["paths"] == PATHS).all()
+    assert (tables["market_summary"]["episodes"] == EPISODES).all()
+    report = (run / "report.md").read_text()
+    assert f"{PATHS:,} ensemble paths" in report
+    assert f"seed {SEED}" in report
+    assert f"{EPISODES:,} simulated episodes" in report
+
+
+# ---------------------------------------------------------------- paper-literal QP
+
+def test_schedule_at_zero_coupling_is_path_independent(run):
+    trades = read_table(run, "figure2_trades")
+    table = read_table(run, "figure1_objective")
+    for reading in READINGS:
+        for self_alpha in SELF_ALPHAS:
+            mean = schedule(trades, reading, self_alpha, 0.0)
+            for column in ("band_low", "band_high"):
+                np.testing.assert_allclose(schedule(trades, reading, self_alpha, 0.0, column),
+                                           mean, rtol=0, atol=1e-9 * Q)
+            row = objective_row(table, reading, self_alpha, 0.0)
+            assert row["band_low"] == pytest.approx(row["mean_objective"], rel=1e-12)
+            assert row["band_high"] == pytest.approx(row["mean_objective"], rel=1e-12)
+            assert row["stderr"] <= 1e-10 * abs(row["mean_objective"])
+    # ... whereas with coupling the paths differ (the field is really random)
+    row = objective_row(table, "cumulative", 1.0, 2.0)
+    assert row["band_high"] - row["band_low"] > 1.0
+
+
+@pytest.mark.parametrize("reading", READINGS)
+@pytest.mark.parametrize("self_alpha", SELF_ALPHAS)
+def test_saved_objective_is_the_objective_of_the_saved_schedule(run, reading, self_alpha):
+    x = schedule(read_table(run, "figure2_trades"), reading, self_alpha, 0.0)
+    saved = objective_row(read_table(run, "figure1_objective"), reading, self_alpha, 0.0)
+    assert saved["mean_objective"] == pytest.approx(objective(x, reading, self_alpha),
+                                                    rel=1e-10)
+
+
+@pytest.mark.parametrize("reading", READINGS)
+@pytest.mark.parametrize("self_alpha", SELF_ALPHAS)
+def test_saved_schedule_is_the_kkt_minimiser(run, reading, self_alpha):
+    x = schedule(read_table(run, "figure2_trades"), reading, self_alpha, 0.0)
+    optimum, eigenvalues = kkt_minimiser(reading, self_alpha)
+    assert eigenvalues.min() > 0.0  # strictly convex: the minimiser is unique
+    np.testing.assert_allclose(x, optimum, rtol=0, atol=1e-8 * Q)
+    # no feasible direction e_i - e_j lowers the objective of the saved schedule
+    value = objective(x, reading, self_alpha)
+    for i, k in [(0, STEPS - 1), (3, 11), (STEPS - 1, 0), (7, 8)]:
+        step = np.zeros(STEPS)
+        step[i], step[k] = 1.0, -1.0
+        for size in (1e-2, 1.0):
+            assert objective(x + size * step, reading, self_alpha) > value
+
+
+def test_saved_trades_sum_to_the_order(run):
+    trades = read_table(run, "figure2_trades")
+    totals = trades.groupby(["reading", "self_alpha", "coupling"])["mean_trade"].sum()
+    assert len(totals) == len(READINGS) * len(SELF_ALPHAS) * len(COUPLINGS)
+    np.testing.assert_allclose(totals.to_numpy(), Q, rtol=1e-12)
+
+
+def test_constant_self_alpha_shifts_only_the_objective(run):
+    trades = read_table(run, "figure2_trades")
+    table = read_table(run, "figure1_objective")
+    shift = -(1.0 - 0.01) * Q
+    for reading in READINGS:
+        for coupling in COUPLINGS:
+            for column in ("mean_trade", "band_low", "band_high"):
+                np.testing.assert_allclose(schedule(trades, reading, 1.0, coupling, column),
+                                           schedule(trades, reading, 0.01, coupling, column),
+                                           rtol=0, atol=1e-9 * Q)
+            high = objective_row(table, reading, 1.0, coupling)
+            low = objective_row(table, reading, 0.01, coupling)
+            for column in ("mean_objective", "band_low", "band_high", "ci95_low", "ci95_high"):
+                assert high[column] - low[column] == pytest.approx(shift, abs=1e-6), (
+                    reading, coupling, column)
+            assert high["stderr"] == pytest.approx(low["stderr"], rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("self_alpha", SELF_ALPHAS)
+def test_cumulative_reading_is_the_time_reverse_of_the_remaining_one(run, self_alpha):
+    trades = read_table(run, "figure2_trades")
+    table = read_table(run, "figure1_objective")
+    cumulative = schedule(trades, "cumulative", self_alpha, 0.0)
+    remaining = schedule(trades, "remaining", self_alpha, 0.0)
+    np.testing.assert_allclose(cumulative[::-1], remaining, rtol=0, atol=1e-9 * Q)
+    # the identity of the module docstring, on the saved schedules and on the saved values
+    assert objective(remaining, "remaining", self_alpha) == pytest.approx(
+        objective(cumulative, "cumulative", self_alpha) - LAMBDA * VARIANCE * Q**2, rel=1e-12)
+    gap = (objective_row(table, "cumulative", self_alpha, 0.0)["mean_objective"]
+           - objective_row(table, "remaining", self_alpha, 0.0)["mean_objective"])
+    assert gap == pytest.approx(LAMBDA * VARIANCE * Q**2, rel=1e-10)
+    # printed reading back-loads, remaining reading front-loads
+    assert np.all(np.diff(cumulative) > 0) and np.all(np.diff(remaining) < 0)
+
+
+def test_paper_objective_statistics_are_consistent(run):
+    table = read_table(run, "figure1_objective")
+    half = Z95 * table["stderr"]
+    np.testing.assert_allclose(table["ci95_high"] - table["mean_objective"], half,
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(table["mean_objective"] - table["ci95_low"], half,
+                               rtol=1e-6, atol=1e-6)
+    assert (table["band_low"] <= table["mean_objective"] + 1e-6).all()
+    assert (table["band_high"] >= table["mean_objective"] - 1e-6).all()
+
+
+# ---------------------------------------------------------------- simulated market
+
+def _case(frame: pd.DataFrame, strategy: str, coupling: float, self_alpha: float):
+    rows = frame[(frame["strategy"] == strategy) & (frame["extended.coupling"] == coupling)
+                 & (frame["extended.self_alpha"] == self_alpha)]
+    return rows
+
+
+def test_market_summary_recomputed_from_episode_files(run):
+    summary = read_table(run, "market_summary")
+    episodes = load_episodes(run / "simulation")
+    assert len(summary) == 3 * len(COUPLINGS) * len(SELF_ALPHAS)
+    for row in summary.to_dict(orient="records"):
+        values = (_case(episodes, row["strategy"], row["extended.coupling"],
+                        row["extended.self_alpha"])
+                  .sort_values("episode")["shortfall"].to_numpy())
+        assert values.shape[0] == EPISODES
+        assert row["mean_is"] == pytest.approx(values.mean(), rel=1e-12)
+        assert row["std_is"] == pytest.approx(values.std(ddof=1), rel=1e-9)
+        assert row["ci95_high"] - row["mean_is"] == pytest.approx(
+            Z95 * values.std(ddof=1) / math.sqrt(EPISODES), rel=1e-9)
+
+
+def test_market_paired_differences_against_summary_and_episodes(run):
+    summary = read_table(run, "market_summary")
+    paired = read_table(run, "market_paired")
+    episodes = load_episodes(run / "simulation")
+    assert len(paired) == 2 * len(COUPLINGS) * len(SELF_ALPHAS)
+    assert set(paired["strategy"]) == {"twap", "extended/model"}
+    assert (paired["baseline"] == "ac-adaptive").all()
+    for row in paired.to_dict(orient="records"):
+        coupling, self_alpha = row["extended.coupling"], row["extended.self_alpha"]
+        mine = _case(summary, row["strategy"], coupling, self_alpha)["mean_is"].iloc[0]
+        base = _case(summary, "ac-adaptive", coupling, self_alpha)["mean_is"].iloc[0]
+        difference = mine - base
+        assert row["mean_difference"] == pytest.approx(difference, rel=1e-9, abs=1e-9)
+        assert row["ci95_low"] <= difference <= row["ci95_high"]
+        half = Z95 * row["std_difference"] / math.sqrt(row["episodes"])
+        assert row["ci95_high"] - row["mean_difference"] == pytest.approx(half, rel=1e-9)
+        assert row["mean_difference"] - row["ci95_low"] == pytest.approx(half, rel=1e-9)
+        # and the paired standard deviation from the per-episode files
+        a = _case(episodes, row["strategy"], coupling, self_alpha).sort_values("episode")
+        b = _case(episodes, "ac-adaptive", coupling, self_alpha).sort_values("episode")
+        per_episode = a["shortfall"].to_numpy() - b["shortfall"].to_numpy()
+        assert row["episodes"] == EPISODES
+        assert row["std_difference"] == pytest.approx(per_episode.std(ddof=1), rel=1e-9)
+        assert row["mean_difference"] == pytest.approx(per_episode.mean(), rel=1e-9)
+
+
+@pytest.mark.parametrize("self_alpha", SELF_ALPHAS)
+def test_market_shortfall_at_zero_coupling_is_the_exact_identity(run, self_alpha):
+    """TWAP, adaptive AC (urgency λσ²) and extended AC (urgency λσ² + self_alpha) follow
+    deterministic schedules at coupling 0 (time consistency); their shortfall in a market
+    with self-alpha is E_true - σ√τ Σ ξ_k x_k, episode by episode."""
+    shocks = price_shocks(SEED, 0, EPISODES)
+    episodes = load_episodes(run / "simulation")
+    twap = Q * (1.0 - np.arange(STEPS + 1) / STEPS)
+    schedules = {"twap": twap,
+                 "ac-adaptive": least_squares_holdings(LAMBDA * SIGMA**2),
+                 "extended/model": least_squares_holdings(LAMBDA * SIGMA**2 + self_alpha)}
+    for strategy, holdings in schedules.items():
+        predicted = (true_expected_shortfall(holdings, self_alpha)
+                     - SIGMA * math.sqrt(TAU) * shocks @ holdings[1:])
+        saved = _case(episodes, strategy, 0.0, self_alpha).sort_values("episode")
+        np.testing.assert_allclose(saved["shortfall"].to_numpy(), predicted, rtol=1e-9,
+                                   atol=1e-6, err_msg=strategy)
+        assert np.all(np.abs(saved["final_holdings"].to_numpy()) <= 1e-9 * Q)

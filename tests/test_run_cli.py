@@ -1,0 +1,307 @@
+"""`acsim run` end to end, and study files (experiments/studies.py).
+
+- `acsim run --episodes 5000 --out DIR` (the real executable, default backend) writes
+  summary.csv/.parquet, paired.csv/.parquet, figures/*.png, manifest.json and blocks/.
+  Oracles recomputed here from the per-episode results `load_episodes(DIR)`: each case's
+  mean (1e-12 relative), std, quantiles (np.quantile, exactly), cvar95, and each paired
+  row's mean difference against the baseline; every order completes (final holdings 0).
+- The CLI's tables equal `run_study` on DEFAULT_STUDY with 5000 episodes (DataFrame.equals).
+- Rerunning is a no-op (block files and manifest untouched) with the same tables.
+- `load_study` on a TOML study file: strategies, baseline, sweep, base configuration;
+  defaults when [study] is missing.
+- Bad study files are rejected with a ParameterError naming the problem (and by the CLI
+  with exit status 2 and no traceback).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.studies import DEFAULT_STUDY, load_study, parse_strategy
+from simulator.cli import main
+from simulator.config import StrategyParameters
+from simulator.study import load_episodes, run_study
+from strategies.errors import ParameterError
+
+ACSIM = str(Path(sys.executable).with_name("acsim"))
+EPISODES = 5000
+
+
+def snapshot(paths):
+    return {str(path): (path.stat().st_mtime_ns, path.read_bytes()) for path in paths}
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "results"
+    done = subprocess.run([ACSIM, "run", "--episodes", str(EPISODES), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out, done.stdout
+
+
+def read_csv(path):
+    return pd.read_csv(path)  # pandas >= 3 parses floats round-trip exactly
+
+
+def test_run_writes_every_output(default_run):
+    out, stdout = default_run
+    for name in ("summary.csv", "paired.csv", "summary.parquet", "paired.parquet",
+                 "manifest.json"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    figures = sorted((out / "figures").glob("*.png"))
+    assert [f.name for f in figures] == ["paired_vs_coupling.png", "shortfall_vs_coupling.png"]
+    for figure in figures:
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in (out / "blocks").iterdir()) == [
+        "block-000000.parquet", "block-000001.parquet"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["base"]["simulation"] == {"episodes": EPISODES, "seed": 0}
+    assert len(manifest["cases"]) == 12
+    assert "ac-adaptive" in stdout and "Paired difference" in stdout
+    # CSV and Parquet hold the same tables
+    for name in ("summary", "paired"):
+        pd.testing.assert_frame_equal(read_csv(out / f"{name}.csv"),
+                                      pd.read_parquet(out / f"{name}.parquet"), check_exact=True)
+
+
+def test_summary_equals_statistics_recomputed_from_the_episodes(default_run):
+    out, _ = default_run
+    summary = pd.read_parquet(out / "summary.parquet").set_index("case")
+    episodes = load_episodes(out)
+    assert len(episodes) == 12 * EPISODES
+    assert (episodes["final_holdings"] == 0.0).all()
+    assert list(summary.index) == list(dict.fromkeys(episodes["case"]))
+    for case, rows in episodes.groupby("case", sort=False):
+        values = rows.sort_values("episode")["shortfall"].to_numpy()
+        assert values.shape == (EPISODES,)
+        row = summary.loc[case]
+        assert row["episodes"] == EPISODES
+        assert row["mean_is"] == pytest.approx(np.mean(values), rel=1e-12), case
+        assert row["std_is"] == pytest.approx(np.std(values, ddof=1), rel=1e-12), case
+        for key, p in (("q05", 0.05), ("q50", 0.5), ("q95", 0.95), ("var95", 0.95)):
+            assert row[key] == np.quantile(values, p), (case, key)
+        tail = values[values >= np.quantile(values, 0.95)]
+        assert row["cvar95"] == pytest.approx(np.mean(tail), rel=1e-12), case
+        notional = 1000.0 * 100.0  # the default market: 1,000 shares at 100
+        assert row["mean_is_bps"] == pytest.approx(1e4 * np.mean(values) / notional, rel=1e-12)
+        assert row["max_abs_final_holdings"] == 0.0
+
+
+def test_paired_table_equals_differences_recomputed_from_the_episodes(default_run):
+    out, _ = default_run
+    paired = pd.read_parquet(out / "paired.parquet")
+    episodes = load_episodes(out)
+    assert len(paired) == 8
+    assert (paired["baseline"] == "ac-adaptive").all()
+    for _, row in paired.iterrows():
+        at_point = episodes[episodes["extended.coupling"] == row["extended.coupling"]]
+        ours = at_point[at_point["strategy"] == row["strategy"]].sort_values("episode")
+        base = at_point[at_point["strategy"] == "ac-adaptive"].sort_values("episode")
+        difference = ours["shortfall"].to_numpy() - base["shortfall"].to_numpy()
+        scale = np.max(np.abs(base["shortfall"]))
+        assert abs(row["mean_difference"] - np.mean(difference)) <= 1e-12 * scale
+        assert abs(row["std_difference"] - np.std(difference, ddof=1)) <= 1e-12 * scale
+    model_at_zero = paired[(paired["strategy"] == "extended/model")
+                           & (paired["extended.coupling"] == 0.0)]
+    assert model_at_zero["mean_difference"].tolist() == [0.0]
+
+
+def test_cli_tables_equal_run_study_on_the_default_study(default_run, tmp_path):
+    out, _ = default_run
+    study = dataclasses.replace(DEFAULT_STUDY, base=DEFAULT_STUDY.base.replace(
+        simulation={"episodes": EPISODES}))
+    direct = run_study(study, tmp_path, backend="inline", progress=False)
+    assert direct.summary.equals(pd.read_parquet(out / "summary.parquet"))
+    assert direct.paired.equals(pd.read_parquet(out / "paired.parquet"))
+
+
+def test_rerun_is_a_no_op_with_the_same_output(default_run, capsys):
+    out, _ = default_run
+    kept = [out / "manifest.json", *sorted((out / "blocks").iterdir())]
+    before = snapshot(kept)
+    tables = {name: (out / name).read_bytes() for name in ("summary.csv", "paired.csv")}
+    frames = {name: pd.read_parquet(out / name) for name in ("summary.parquet", "paired.parquet")}
+    capsys.readouterr()
+    assert main(["run", "--episodes", str(EPISODES), "--out", str(out), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert snapshot(kept) == before
+    for name, content in tables.items():
+        assert (out / name).read_bytes() == content, name
+    for name, frame in frames.items():
+        assert pd.read_parquet(out / name).equals(frame), name
+    assert pd.DataFrame(printed["summary"]).equals(frames["summary.parquet"])
+    assert sorted(Path(p).name for p in printed["files"]) == sorted(
+        ["summary.csv", "summary.parquet", "paired.csv", "paired.parquet",
+         "shortfall_vs_coupling.png", "paired_vs_coupling.png"])
+
+
+# --- study files -----------------------------------------------------------------------
+
+STUDY_FILE = """
+[market]
+steps = 10
+horizon = 10.0
+side = "buy"
+[ensemble]
+agents = 20
+[simulation]
+episodes = 300
+seed = 5
+[study]
+strategies = ["twap", "extended/model+no-buyback", "ac-adaptive"]
+baseline = "ac-adaptive"
+[study.sweep]
+"extended.coupling" = [0.0, 0.02]
+"market.risk_aversion" = [0.001, 0.004]
+"""
+
+
+def write(tmp_path, text, name="study.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_load_study_reads_strategies_baseline_sweep_and_configuration(tmp_path):
+    study = load_study(write(tmp_path, STUDY_FILE))
+    assert study.strategies == (StrategyParameters("twap"),
+                                StrategyParameters("extended", "model", True),
+                                StrategyParameters("ac-adaptive"))
+    assert study.baseline == 2
+    assert study.sweep == {"extended.coupling": (0.0, 0.02),
+                           "market.risk_aversion": (0.001, 0.004)}
+    assert study.base.market.steps == 10 and study.base.market.side == -1
+    assert study.base.ensemble.agents == 20
+    assert (study.base.episodes, study.base.seed) == (300, 5)
+    cases = study.cases()
+    assert len(cases) == 12
+    assert [c.label for c in cases[:4]] == [
+        "twap coupling=0.0 risk_aversion=0.001",
+        "extended/model+no-buyback coupling=0.0 risk_aversion=0.001",
+        "ac-adaptive coupling=0.0 risk_aversion=0.001",
+        "twap coupling=0.0 risk_aversion=0.004"]
+    assert cases[4].config.extended.coupling == 0.0
+    assert cases[4].config.market.risk_aversion == 0.004
+    assert cases[-1].config.extended.coupling == 0.02
+    assert cases[-1].config.market.side == -1
+
+
+def test_run_with_a_study_file(tmp_path, capsys):
+    path = write(tmp_path, STUDY_FILE)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    code = main(["run", str(path), "--out", str(out), "--backend", "inline", "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    printed = json.loads(captured.out)
+    assert len(printed["summary"]) == 12 and len(printed["paired"]) == 8
+    assert {row["baseline"] for row in printed["paired"]} == {"ac-adaptive"}
+    assert all(row["episodes"] == 300 for row in printed["summary"])
+    assert all(row["max_abs_final_holdings"] == 0.0 for row in printed["summary"])
+    episodes = load_episodes(out)
+    nbb = episodes[episodes["strategy"] == "extended/model+no-buyback"]
+    assert len(nbb) == 4 * 300
+    for row in printed["summary"]:
+        values = episodes[episodes["case"] == row["case"]]["shortfall"].to_numpy()
+        assert row["mean_is"] == pytest.approx(np.mean(values), rel=1e-12)
+    # --episodes and --seed override the file; the changed study needs another directory
+    assert main(["run", str(path), "--out", str(out), "--backend", "inline",
+                 "--seed", "6"]) == 2
+    assert "holds a different study" in capsys.readouterr().err
+
+
+def test_study_file_defaults(tmp_path):
+    study = load_study(write(tmp_path, "[simulation]\nepisodes = 7\n"))
+    assert study.strategies == DEFAULT_STUDY.strategies
+    assert study.baseline == 0
+    assert study.sweep == {}
+    assert study.base.episodes == 7
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("twap", StrategyParameters("twap")),
+    ("ac-static", StrategyParameters("ac-static")),
+    ("ac-adaptive+no-buyback", StrategyParameters("ac-adaptive", no_buyback=True)),
+    ("extended", StrategyParameters("extended", "persistent")),
+    ("extended/none", StrategyParameters("extended", "none")),
+    ("extended/persistent+no-buyback", StrategyParameters("extended", "persistent", True)),
+])
+def test_parse_strategy(label, expected):
+    assert parse_strategy(label) == expected
+
+
+BAD_STUDIES = {
+    "unknown study key": ('[study]\nstrategy = ["twap"]\n',
+                          r"unknown key\(s\) \['strategy'\] in \[study\]"),
+    "unknown suffix": ('[study]\nstrategies = ["twap+fast"]\n', r"only suffix is \+no-buyback"),
+    "forecast on a non-extended strategy": ('[study]\nstrategies = ["ac-static/model"]\n',
+                                            r"only extended takes a /forecast"),
+    "unknown strategy name": ('[study]\nstrategies = ["hodl"]\n', r"strategy name.*'hodl'"),
+    "unknown forecast": ('[study]\nstrategies = ["extended/psychic"]\n', r"forecast.*'psychic'"),
+    "no-buyback on a static strategy": ('[study]\nstrategies = ["twap+no-buyback"]\n',
+                                        r"no_buyback applies to the adaptive strategies"),
+    "non-string strategy": ("[study]\nstrategies = [3]\n", r"name\[/forecast\]\[\+no-buyback\]"),
+    "baseline not a strategy": ('[study]\nstrategies = ["twap", "ac-adaptive"]\n'
+                                'baseline = "extended/model"\n',
+                                r"baseline 'extended/model' is not one of the strategies"),
+    "sweep of a strategy field": ('[study.sweep]\n"strategy.name" = ["twap"]\n',
+                                  r"sweep key 'strategy.name' must be market.<field>"),
+    "sweep of an unknown field": ('[study.sweep]\n"market.colour" = [1, 2]\n',
+                                  r"sweep key 'market.colour'"),
+    "sweep key without section": ('[study.sweep]\ncoupling = [0.0, 0.01]\n',
+                                  r"sweep key 'coupling'"),
+    "empty sweep": ('[study.sweep]\n"extended.coupling" = []\n', r"needs at least one value"),
+    "sweep changing the steps": ('[study.sweep]\n"market.steps" = [10, 20]\n',
+                                 r"must share steps"),
+    "invalid swept value": ('[study.sweep]\n"extended.self_alpha" = [0.0, -1.0]\n',
+                            r"self_alpha must be >= 0"),
+    "unknown configuration section": ("[marketplace]\nsteps = 3\n", r"unknown section"),
+    "not TOML": ("[study\n", r"not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_STUDIES)
+def test_bad_study_files_are_rejected_with_clear_messages(tmp_path, name):
+    text, message = BAD_STUDIES[name]
+    with pytest.raises(ParameterError, match=message):
+        load_study(write(tmp_path, text))
+
+
+def test_missing_study_file(tmp_path):
+    with pytest.raises(ParameterError, match="does not exist"):
+        load_study(tmp_path / "nowhere.toml")
+
+
+MALFORMED_STUDIES = {
+    # a [study] value of the wrong TOML type must be a clear ParameterError, not a crash
+    "sweep not a table": ("[study]\nsweep = 3\n", r"sweep"),
+    "sweep values not a list": ('[study.sweep]\n"extended.coupling" = 0.01\n',
+                                r"extended\.coupling"),
+    "no strategies": ("[study]\nstrategies = []\n", r"strateg"),
+    "strategies not a list": ('[study]\nstrategies = "twap"\n', r"strategies"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_STUDIES)
+def test_malformed_study_files_are_rejected_with_clear_messages(tmp_path, name):
+    text, message = MALFORMED_STUDIES[name]
+    with pytest.raises(ParameterError, match=message):
+        load_study(write(tmp_path, text))
+
+
+def test_cli_reports_a_bad_study_file_without_a_traceback(tmp_path, capsys):
+    path = write(tmp_path, '[study]\nstrategies = ["twap"]\nbaseline = "vwap"\n')
+    capsys.readouterr()
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acsim run: error:") and "baseline 'vwap'" in err
+    assert not (tmp_path / "out").exists()
