@@ -20,13 +20,13 @@ from strategies import validation  # noqa: E402
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
-                         default_episodes: int) -> None:
+                         default_episodes: int, episodes_help: str | None = None) -> None:
     """--out, --episodes, --seed and --quick, the same for every experiment."""
     parser.add_argument("--out", default=default_out,
                         help=f"output directory (default {default_out})")
     parser.add_argument("--episodes", type=int, default=None,
-                        help=f"Monte Carlo episodes or ensemble paths (default {default_episodes:,}; "
-                             "--quick uses far fewer)")
+                        help=episodes_help or (f"Monte Carlo episodes (default "
+                                               f"{default_episodes:,}; --quick uses far fewer)"))
     parser.add_argument("--seed", type=int, default=0, help="root seed, integer >= 0 (default 0)")
     parser.add_argument("--quick", action="store_true",
                         help="a small run for tests and a first look")

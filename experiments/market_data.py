@@ -43,7 +43,6 @@ REGULAR_SESSION_MINUTES = REGULAR_CLOSE_MINUTE - REGULAR_OPEN_MINUTE
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = PRICE_COLUMNS + ("volume",)
 TIME_COLUMNS = ("datetime", "date", "timestamp", "time")
-LAYOUTS = ("header", "headerless", "yfinance")
 DEFAULT_SPREAD_BPS = 1.0  # assumed bid-ask spread when no quote data is given
 UTC_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
@@ -107,8 +106,9 @@ def _read_table(path: Path, layout: str) -> pd.DataFrame:
 
 
 def _read_layout(path: Path, layout: str) -> pd.DataFrame:
+    """Read one of the three layouts (see the module docstring)."""
     if layout == "headerless":
-        table = pd.read_csv(path, header=None, dtype=str)
+        table = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig")
         if table.shape[1] != len(COLUMNS) + 1:
             raise ParameterError(
                 f"{path}: a file without a header row must have the 6 columns DateTime, Open, "

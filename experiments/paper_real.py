@@ -25,8 +25,8 @@ in the file, and T = all its bars (78) or the first --steps of them.
 
 The QP sees the whole day's signals at the start: the schedules use information from later
 bars and are not implementable (an upper bound on what the signals could deliver).
---episodes and --seed are accepted for uniformity with the other experiments and ignored:
-nothing here is random (one historical day, deterministic schedules, no bootstrap).
+--episodes, --seed and --workers are accepted for uniformity with the other experiments and
+ignored: nothing here is random (one historical day, deterministic schedules, no bootstrap).
 --quick uses the first 24 bars of the day unless --steps is given.
 """
 
@@ -248,15 +248,18 @@ def plot_schedules(schedules: pd.DataFrame) -> plt.Figure:
 
 
 def plot_backtest(results: pd.DataFrame) -> plt.Figure:
+    """Realised IS per schedule beside the model's ex-ante E ± 1 std (no drift)."""
     figure, axes = plt.subplots(figsize=(9, 4.5))
     positions = np.arange(len(results))
-    axes.barh(positions, results["shortfall_bps"], xerr=results["model_std_bps"], capsize=3,
-              color="tab:blue", alpha=0.7)
+    axes.barh(positions, results["shortfall_bps"], color="tab:blue", alpha=0.7,
+              label="realised on the observed bars")
+    axes.errorbar(results["impact_bps"], positions, xerr=results["model_std_bps"], fmt="o",
+                  color="black", capsize=3, label="model: expected E ± 1 std")
     axes.set_yticks(positions, results["schedule"])
     axes.invert_yaxis()
     axes.axvline(0.0, color="grey", linewidth=0.5)
-    axes.set_xlabel("realised implementation shortfall, bps of arrival notional "
-                    "(bars: ±1 model std of one day's IS)")
+    axes.set_xlabel("implementation shortfall, bps of arrival notional (positive: cost)")
+    axes.legend(fontsize=8)
     return figure
 
 
@@ -279,13 +282,16 @@ def frames(window: pd.DataFrame, signal_frame: pd.DataFrame, problem: ExecutionP
                                        "fill_price": test.fills}))
         executed = holdings_from_trades(problem.shares, test.trades)
         model_std = float(np.sqrt(shortfall_variance(problem, executed)))
+        impact = test.spread_cost + test.temporary_cost + test.permanent_cost
         result_rows.append({
             **label, "paper_objective": plan.objective, "planned_total": plan.trades.sum(),
             "residual": problem.shares - plan.trades.sum(),
             "largest_buy": max(0.0, -float(test.trades.min())),
             "shortfall": test.shortfall, "shortfall_bps": 1e4 * test.shortfall / notional,
-            "timing": test.timing, "spread_cost": test.spread_cost,
+            "timing": test.timing, "timing_bps": 1e4 * test.timing / notional,
+            "spread_cost": test.spread_cost,
             "temporary_cost": test.temporary_cost, "permanent_cost": test.permanent_cost,
+            "impact": impact, "impact_bps": 1e4 * impact / notional,
             "model_std": model_std, "model_std_bps": 1e4 * model_std / notional})
     return {"signals": signals_table,
             "schedules": pd.concat(schedule_rows, ignore_index=True),
@@ -305,15 +311,9 @@ def schedule_change(schedules: pd.DataFrame, inventory: str, shares: float) -> f
     return float(np.abs(high - low).sum() / shares)
 
 
-def report(calibration_row: dict, results: pd.DataFrame, schedules: pd.DataFrame,
-           zero_volume: pd.DatetimeIndex) -> str:
-    c = calibration_row
-    by_name = results.set_index("schedule")
-    twap, ac = by_name.loc["twap"], by_name.loc["ac"]
-    paper = results[results["inventory"].notna()]
-    noise = float(twap["model_std_bps"])
-    notional = c["shares"] * c["arrival_price"]
-    lines = [
+def describe_run(c: dict, zero_volume: pd.DatetimeIndex) -> list[str]:
+    """What was run: data, day, calibration and QP settings (c: the calibration table row)."""
+    return [
         "# Paper §5 (real data), reproduced and backtested", "",
         f"**Data:** `{c['source']}` ({c['layout']} layout), regular-session bars. Trading day "
         f"{c['day']}, T = {c['steps']} bars from {c['first_bar']} to {c['last_bar']} "
@@ -335,71 +335,102 @@ def report(calibration_row: dict, results: pd.DataFrame, schedules: pd.DataFrame
         f"| γ: 10% of daily volume moves the price one spread | {c['permanent_impact']:.4g} "
         "currency/share² |",
         f"| order Q, arrival price S_0 (first open) | {c['shares']:,.0f} shares "
-        f"({100 * c['shares'] / c['daily_volume']:.2f}% of daily volume), {c['arrival_price']:.4f} |",
+        f"({100 * c['shares'] / c['daily_volume']:.2f}% of daily volume), "
+        f"{c['arrival_price']:.4f} |",
         f"| λ, AC κT | {c['risk_aversion']:g} per currency, κT = {c['kappa_horizon']:.3f} |",
         f"| QP: κ = η̃, σ², P, signal scale s | {c['trade_cost']:.4g}, {c['variance']:.4g}, "
-        f"{c['penalty']:.4g}, {c['signal_scale']:.5f} per share per signal std |", "",
-        "**Backtest** (realised IS against the first open; fills at each bar's open with the "
-        "calibrated impact; residuals of the penalty form sold in the last bar):", "",
+        f"{c['penalty']:.4g}, {c['signal_scale']:.5f} per share per signal std |"]
+
+
+def backtest_lines(results: pd.DataFrame) -> list[str]:
+    """The backtest table in Markdown."""
+    lines = [
+        "**Backtest** (realised IS against the first open, positive is a cost; fills at each "
+        "bar's open with the calibrated impact; residuals of the penalty form sold in the last "
+        "bar; model std: σ·√(Σ x_k²), the spread of one day's IS under the arithmetic model):",
+        "",
         "| schedule | IS | IS bps | timing bps | impact bps | model std bps | residual "
         "| paper objective |", "|---|---|---|---|---|---|---|---|"]
-    for _, row in results.iterrows():
-        impact = row["spread_cost"] + row["temporary_cost"] + row["permanent_cost"]
-        lines.append(
-            f"| {row['schedule']} | {row['shortfall']:,.2f} | {row['shortfall_bps']:.2f} | "
-            f"{1e4 * row['timing'] / notional:.2f} | {1e4 * impact / notional:.2f} | "
-            f"{row['model_std_bps']:.2f} | "
-            f"{row['residual']:.3g} | {row['paper_objective']:.6g} |")
-    change = {inventory: schedule_change(schedules, inventory, c["shares"])
+    lines += [f"| {row['schedule']} | {row['shortfall']:,.2f} | {row['shortfall_bps']:.2f} | "
+              f"{row['timing_bps']:.2f} | {row['impact_bps']:.2f} | "
+              f"{row['model_std_bps']:.2f} | {row['residual']:.3g} | "
+              f"{row['paper_objective']:.6g} |" for _, row in results.iterrows()]
+    return lines
+
+
+def findings(shares: float, results: pd.DataFrame, schedules: pd.DataFrame) -> list[str]:
+    """What came out, stated from the numbers."""
+    by_name = results.set_index("schedule")
+    twap, ac = by_name.loc["twap"], by_name.loc["ac"]
+    paper = results[results["inventory"].notna()]
+    change = {inventory: schedule_change(schedules, inventory, shares)
               for inventory in INVENTORY_READINGS}
-    trades = {inventory: schedules[(schedules["inventory"] == inventory)
-                                   & (schedules["coupling"] == 0.0)]["trade"].to_numpy()
-              for inventory in INVENTORY_READINGS}
+    at_zero = {inventory: schedules[(schedules["inventory"] == inventory)
+                                    & (schedules["coupling"] == 0.0)]
+               for inventory in INVENTORY_READINGS}
+    first = {inventory: rows["trade"].iloc[0] for inventory, rows in at_zero.items()}
+    last = {inventory: rows["trade"].iloc[-1] for inventory, rows in at_zero.items()}
+    held = {inventory: rows["holdings"].mean() for inventory, rows in at_zero.items()}
     buys = paper[paper["largest_buy"] > 0.0]
-    largest_change = max(change.values())
-    lines += [
-        "", "**What came out:**",
+    timing_dominates = bool((results["timing"].abs() > results["impact"]).all())
+    return [
+        "**What came out:**",
         f"- γ from {COUPLINGS[0]:g} to {COUPLINGS[-1]:g} moves "
         + " and ".join(f"{100 * change[inventory]:.1f}% ({inventory})"
                        for inventory in INVENTORY_READINGS)
         + " of the order between bars: "
-        + ("material" if largest_change >= MATERIAL_FRACTION else "not material")
+        + ("material" if max(change.values()) >= MATERIAL_FRACTION else "not material")
         + f" by a {100 * MATERIAL_FRACTION:g}% yardstick. Both readings have the same quadratic "
         "part, so γ shifts them identically. The size of the shift is proportional to the "
         "signal scale s, which the paper does not fix in currency.",
-        f"- The printed cumulative reading trades {trades['cumulative'][0]:,.0f} shares in the "
-        f"first bar and {trades['cumulative'][-1]:,.0f} in the last (γ = 0); the remaining "
-        f"reading {trades['remaining'][0]:,.0f} and {trades['remaining'][-1]:,.0f}: penalising "
-        "executed quantity delays selling, the opposite of AC's risk aversion.",
+        f"- Inventory readings at γ = 0: the printed cumulative reading sells "
+        f"{first['cumulative']:,.0f} shares in the first bar and {last['cumulative']:,.0f} in "
+        f"the last, the remaining reading {first['remaining']:,.0f} and "
+        f"{last['remaining']:,.0f}; mean holdings {held['cumulative']:,.0f} against "
+        f"{held['remaining']:,.0f} shares. "
+        + ("Penalising executed quantity delays selling, the opposite of AC's risk aversion."
+           if held["cumulative"] > held["remaining"] else
+           "The two readings hold about the same here (λσ² is small next to κ)."),
         f"- Paper schedules realise {paper['shortfall_bps'].min():.2f} to "
         f"{paper['shortfall_bps'].max():.2f} bps, against TWAP {twap['shortfall_bps']:.2f} bps "
-        f"and AC {ac['shortfall_bps']:.2f} bps: {int((paper['shortfall'] < twap['shortfall']).sum())}"
-        f" of {len(paper)} beat TWAP and {int((paper['shortfall'] < ac['shortfall']).sum())} "
-        f"of {len(paper)} beat AC on this day.",
+        f"and AC {ac['shortfall_bps']:.2f} bps: "
+        f"{int((paper['shortfall'] < twap['shortfall']).sum())} of {len(paper)} beat TWAP and "
+        f"{int((paper['shortfall'] < ac['shortfall']).sum())} of {len(paper)} beat AC on this "
+        "day.",
         f"- One day is one draw: the model standard deviation of a day's IS is about "
-        f"{noise:.1f} bps for TWAP, so differences much smaller than that are not evidence "
-        "either way. Timing (the observed price path) dominates; the impact part equals the "
-        "model's expected shortfall E of the executed schedule exactly (no drift).",
+        f"{twap['model_std_bps']:.1f} bps for TWAP, so differences much smaller than that are "
+        "not evidence either way. Timing (the observed price path) "
+        + ("outweighs" if timing_dominates else "does not always outweigh")
+        + " the impact costs; the impact part equals the model's expected shortfall E of the "
+        "executed schedule exactly (no drift).",
         *([f"- {len(buys)} paper schedule(s) buy back at some bar (largest buy "
            f"{buys['largest_buy'].max():,.0f} shares): the signal terms can outweigh the "
-           "trading cost."] if len(buys) else []),
-        "", "**Caveats:**",
-        "- Look-ahead: the QP sees the whole day's normalised signals at the open, and a bar's "
-        "signal uses its own close while its trade fills at its open. The schedules are not "
-        "implementable; a gain over TWAP/AC would be an upper bound, a loss is informative.",
-        "- Sign convention: the paper's −a_self·x_k − γ·x̄_k·x_k rewards *selling* in bars where "
-        "the signals are high (after up-moves, in high-volume up-bars). That is right for a "
-        "seller only if high signals precede falling prices (mean reversion); for momentum "
-        "it is backwards. The paper's γ is the ensemble coupling here, not AC's permanent "
-        "impact.",
-        "- Costs are rules of thumb with an assumed spread, not measured from quotes; Yahoo "
-        "intraday volume understates consolidated volume, which inflates η and γ.",
-        "- The QP has no spread term and the penalty form may leave shares unsold (column "
-        "residual), which the backtest sells in the last bar.", "",
-        "Files: `signals.csv` (Figure 3 data), `schedules.csv` (Figure 4 data), `fills.csv`, "
-        "`backtest.csv`, `calibration.csv`; figures `figures/figure3_signals.png`, "
-        "`figures/figure4_schedules.png`, `figures/backtest_shortfall.png`."]
-    return "\n".join(lines) + "\n"
+           "trading cost."] if len(buys) else [])]
+
+
+CAVEATS = [
+    "**Caveats:**",
+    "- Look-ahead: the QP sees the whole day's normalised signals at the open, and a bar's "
+    "signal uses its own close while its trade fills at its open. The schedules are not "
+    "implementable; a gain over TWAP/AC would be an upper bound, a loss is informative.",
+    "- Sign convention: the paper's −a_self·x_k − γ·x̄_k·x_k rewards *selling* in bars where "
+    "the signals are high (after up-moves, in high-volume up-bars). That is right for a "
+    "seller only if high signals precede falling prices (mean reversion); for momentum it is "
+    "backwards. The paper's γ is the ensemble coupling here, not AC's permanent impact.",
+    "- Costs are rules of thumb with an assumed spread, not measured from quotes; Yahoo "
+    "intraday volume understates consolidated volume, which inflates η and γ.",
+    "- The QP has no spread term and the penalty form may leave shares unsold (column "
+    "residual), which the backtest sells in the last bar.", "",
+    "Files: `signals.csv` (Figure 3 data), `schedules.csv` (Figure 4 data), `fills.csv`, "
+    "`backtest.csv`, `calibration.csv`; figures `figures/figure3_signals.png`, "
+    "`figures/figure4_schedules.png`, `figures/backtest_shortfall.png`."]
+
+
+def report(calibration_row: dict, results: pd.DataFrame, schedules: pd.DataFrame,
+           zero_volume: pd.DatetimeIndex) -> str:
+    sections = [describe_run(calibration_row, zero_volume), backtest_lines(results),
+                findings(calibration_row["shares"], results, schedules), CAVEATS]
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,7 +493,9 @@ def run(bars: pd.DataFrame, out: str | Path, quick: bool = False,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser, "results/paper-real", 1)
+    add_common_arguments(parser, "results/paper-real", 1,
+                         episodes_help="unused: the backtest is one real day, not a Monte Carlo "
+                                       "run (accepted for a uniform interface)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", help="bar file: a CSV with header, a headerless vendor file "
                                       "(FirstRate) or a yfinance CSV (detected automatically)")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from experiments import benchmark_engines, coupling_study, frontier, paper_synthetic
+from experiments import benchmark_engines, coupling_study, frontier, paper_real, paper_synthetic
 from experiments.studies import DEFAULT_STUDY, format_tables, load_study, write_outputs
 from simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
 from simulator.config import DEFAULT_MARKET, FORECASTS, STRATEGIES, SimulationConfig, load_config
@@ -33,6 +33,7 @@ from strategies.parameters import ExecutionProblem, ExtendedParameters
 
 EXPERIMENTS = {
     "paper-synthetic": paper_synthetic,
+    "paper-real": paper_real,
     "coupling-study": coupling_study,
     "frontier": frontier,
 }
