@@ -110,8 +110,9 @@ class RecedingHorizonPolicy:
             # Σ_s gain_s·E[f_{k+s} | m] for every remaining length and count: (steps + 1, M + 1)
             self.field_term = np.zeros((steps + 1, agents + 1))
             for remaining in range(1, steps + 1):
-                self.field_term[remaining] = (self.gains.drift_gain[remaining]
-                                              @ self.expected_field[:remaining])
+                self.field_term[remaining] = np.sum(
+                    self.gains.drift_gain[remaining][:, None] * self.expected_field[:remaining],
+                    axis=0)  # elementwise: independent of BLAS threading
 
     def field_forecast(self, observation: Observation) -> np.ndarray:
         """f̂ for the remaining steps, shape (episodes, remaining)."""

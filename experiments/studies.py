@@ -35,8 +35,11 @@ DEFAULT_STUDY = Study(
 )
 
 
-def parse_strategy(label: str) -> StrategyParameters:
-    """'extended/model+no-buyback' -> StrategyParameters('extended', 'model', True)."""
+def parse_strategy(label: str, volume_profile: tuple | None = None) -> StrategyParameters:
+    """'extended/model+no-buyback' -> StrategyParameters('extended', 'model', True).
+
+    volume_profile: the weights a vwap strategy trades by (from [strategy] volume_profile).
+    """
     if not isinstance(label, str):
         raise ParameterError(f"a strategy is written as name[/forecast][+no-buyback], got {label!r}")
     body, _, flag = label.partition("+")
@@ -45,7 +48,8 @@ def parse_strategy(label: str) -> StrategyParameters:
     name, _, forecast = body.partition("/")
     if forecast and name != "extended":
         raise ParameterError(f"strategy {label!r}: only extended takes a /forecast")
-    return StrategyParameters(name, forecast or "persistent", flag == "no-buyback")
+    return StrategyParameters(name, forecast or "persistent", flag == "no-buyback",
+                              volume_profile if name == "vwap" else None)
 
 
 def load_study(path: str | Path) -> Study:
@@ -53,20 +57,33 @@ def load_study(path: str | Path) -> Study:
     path = Path(path)
     document = read_toml(path, "study file")
     table = document.pop("study", {})
+    if not isinstance(table, dict):
+        raise ParameterError(f"{path}: [study] must be a table")
     unknown = set(table) - {"strategies", "baseline", "sweep"}
     if unknown:
         raise ParameterError(f"{path}: unknown key(s) {sorted(unknown)} in [study]; "
                              "allowed: ['baseline', 'strategies', 'sweep']")
     base = build_config(SimulationConfig(), document, str(path))
     labels = table.get("strategies", [strategy_label(s) for s in DEFAULT_STUDY.strategies])
-    strategies = tuple(parse_strategy(label) for label in labels)
+    if not isinstance(labels, list) or not labels:
+        raise ParameterError(f"{path}: [study] strategies must be a non-empty list such as "
+                             f"[\"twap\", \"extended/model\"], got {labels!r}")
+    strategies = tuple(parse_strategy(label, base.strategy.volume_profile) for label in labels)
     canonical = [strategy_label(s) for s in strategies]
     baseline = table.get("baseline", canonical[0])
     if baseline not in canonical:
         raise ParameterError(f"{path}: baseline {baseline!r} is not one of the strategies "
                              f"{canonical}")
-    sweep = {key: tuple(values) for key, values in table.get("sweep", {}).items()}
-    return Study(base, strategies, sweep, canonical.index(baseline))
+    sweep = table.get("sweep", {})
+    if not isinstance(sweep, dict):
+        raise ParameterError(f"{path}: [study.sweep] must be a table of "
+                             "\"section.field\" = [values], got {sweep!r}")
+    for key, values in sweep.items():
+        if not isinstance(values, list):
+            raise ParameterError(f"{path}: sweep {key!r} must be a list of values, "
+                                 f"got {values!r}")
+    return Study(base, strategies, {key: tuple(values) for key, values in sweep.items()},
+                 canonical.index(baseline))
 
 
 def write_outputs(results: StudyResults, study: Study) -> list[Path]:

@@ -200,6 +200,7 @@ def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str
         from distributed import as_completed as dask_completed
 
         cluster = None
+        environment = dict(os.environ)  # LocalCluster sets thread-count variables here
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                    processes=True, dashboard_address=None)
@@ -214,6 +215,8 @@ def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str
             client.close()
             if cluster is not None:
                 cluster.close()
+            os.environ.clear()
+            os.environ.update(environment)
         return
     if backend == "inline" or workers == 1 or len(todo) == 1:
         for block, count in todo:

@@ -123,13 +123,28 @@ def _birth_death_matrix(up: np.ndarray, down: np.ndarray) -> np.ndarray:
     return matrix
 
 
+def _times_birth_death(matrix: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """matrix · B for the birth-death matrix B(up, down), by elementwise operations only.
+
+    Matrix products through BLAS may split work across threads and round differently with
+    the thread count; results must not depend on the machine, so the chain's matrices are
+    built without them.
+    """
+    result = matrix * (1.0 - up - down)
+    result[:, 1:] += matrix[:, :-1] * up[:-1]
+    result[:, :-1] += matrix[:, 1:] * down[1:]
+    return result
+
+
 @functools.lru_cache(maxsize=32)
 def step_transition_matrix(parameters: EnsembleParameters) -> np.ndarray:
     """P[i, j] = P(m_{k+1} = j | m_k = i) for one whole step of the rule (read-only, cached)."""
     counts = np.arange(parameters.agents + 1)
     if parameters.switching == "kirman":
-        micro = _birth_death_matrix(*micro_update_probabilities(parameters, counts))
-        matrix = np.linalg.matrix_power(micro, parameters.agents)
+        up, down = micro_update_probabilities(parameters, counts)
+        matrix = np.eye(parameters.agents + 1)
+        for _ in range(parameters.agents):  # M micro-updates
+            matrix = _times_birth_death(matrix, up, down)
     else:
         p = parameters.step_probability
         up = np.where(counts < parameters.agents, p, 0.0)
@@ -179,7 +194,7 @@ def expected_count_table(parameters: EnsembleParameters, horizon: int) -> np.nda
     table = np.empty((horizon + 1, parameters.agents + 1))
     table[0] = np.arange(parameters.agents + 1, dtype=float)
     for s in range(1, horizon + 1):
-        table[s] = transition @ table[s - 1]
+        table[s] = np.sum(transition * table[s - 1], axis=1)  # no BLAS: see _times_birth_death
     table.flags.writeable = False
     return table
 

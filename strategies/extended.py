@@ -99,7 +99,10 @@ class LinearGains:
         """First trade for drift forecasts of shape (..., m) (m = remaining steps)."""
         drift = np.asarray(drift, dtype=float)
         remaining = drift.shape[-1]
-        return holdings * self.holding_gain[remaining] - drift @ self.drift_gain[remaining]
+        # elementwise product and sum, not a BLAS product: the same digits for one episode
+        # or many, whatever the thread count
+        return (holdings * self.holding_gain[remaining]
+                - np.sum(drift * self.drift_gain[remaining], axis=-1))
 
     def first_trade_constant_drift(self, holdings: np.ndarray, remaining: int,
                                    drift: np.ndarray | float) -> np.ndarray:

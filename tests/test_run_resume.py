@@ -34,11 +34,12 @@ EPISODES = BLOCKS * BLOCK_SIZE - 123  # the last block is partial
 COMMAND = [ACSIM, "simulate", "--engine", "fast", "--backend", "inline", "--coupling", "0.01",
            "--initial", "stationary", "--seed", "0", "--episodes", str(EPISODES),
            "--format", "json"]
+ENVIRONMENT = dict(os.environ)  # as at collection, before any Dask cluster edits os.environ
 
 
 def acsim(out, *extra, check=True):
     done = subprocess.run([*COMMAND, *extra, "--out", str(out)], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=ENVIRONMENT)
     if check:
         assert done.returncode == 0, done.stderr
     return done
@@ -60,23 +61,30 @@ def runs(tmp_path_factory):
     resumed_dir = tmp_path_factory.mktemp("resumed")
     # the uninterrupted reference runs alongside the run that gets killed
     reference = subprocess.Popen([*COMMAND, "--out", str(reference_dir)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True, env=ENVIRONMENT)
     victim = subprocess.Popen([*COMMAND, "--out", str(resumed_dir)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while not block_files(resumed_dir) and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait(timeout=30)
-    assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    survivors = len(block_files(resumed_dir))
-    assert 1 <= survivors < BLOCKS, survivors
-    # what a writer killed mid-write leaves behind, for a block not yet computed
-    stray = Path(resumed_dir) / "blocks" / f"block-{BLOCKS - 1:06d}.partial-999999"
-    stray.write_bytes(b"PAR1 half a parquet file")
-    resumed = acsim(resumed_dir)
-    out, err = reference.communicate(timeout=120)
-    assert reference.returncode == 0, err
+                              stderr=subprocess.DEVNULL, env=ENVIRONMENT)
+    try:
+        deadline = time.monotonic() + 90
+        while (not block_files(resumed_dir) and victim.poll() is None
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=30)
+        assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+        survivors = len(block_files(resumed_dir))
+        assert 1 <= survivors < BLOCKS, survivors
+        # what a writer killed mid-write leaves behind, for a block not yet computed
+        stray = Path(resumed_dir) / "blocks" / f"block-{BLOCKS - 1:06d}.partial-999999"
+        stray.write_bytes(b"PAR1 half a parquet file")
+        resumed = acsim(resumed_dir)
+        out, err = reference.communicate(timeout=120)
+        assert reference.returncode == 0, err
+    finally:  # never leave a process of ours running
+        for process in (victim, reference):
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
     return {"reference": json.loads(out), "resumed": json.loads(resumed.stdout),
             "reference_dir": reference_dir, "resumed_dir": resumed_dir,
             "survivors": survivors, "stray": stray}

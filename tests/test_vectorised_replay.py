@@ -118,6 +118,23 @@ def test_chunk_boundary_of_the_count_kernel_replays(switching):
     assert_replays(config, 0, 250, 300, indices=[0, 5, 255, 256, 257, 299])
 
 
+@pytest.mark.parametrize("label, side", [("extended/persistent+no-buyback", "sell"),
+                                         ("extended/model+no-buyback", "buy"),
+                                         ("ac-adaptive+no-buyback", "buy")])
+def test_no_buyback_episodes_of_a_large_batch_replay(label, side):
+    """No-buy-back trades are planned for the whole batch at once (the episodes whose
+    unconstrained plan buys back go through the active set): episodes of a 300-episode
+    batch replay in Mesa (batch of 1), both where the constraint binds and where not."""
+    config = make_config(STRATEGIES[label], side, "kirman", "stationary", seed=0)
+    free = simulate_block(make_config(STRATEGIES[label.replace("+no-buyback", "")], side,
+                                      "kirman", "stationary", seed=0), 1, 250, 300)
+    binds = np.flatnonzero((free.trades < -1e-9).any(axis=1))
+    loose = np.flatnonzero(~(free.trades < -1e-9).any(axis=1))
+    indices = sorted(set(binds[:3]) | set(binds[-2:]) | set(loose[:2]) | {0, 255, 256, 299})
+    assert len(binds) >= 3
+    assert_replays(config, 1, 250, 300, indices=indices)
+
+
 @pytest.mark.parametrize("label", ["extended/persistent", "extended/model+no-buyback", "vwap"])
 def test_any_sub_range_of_a_block_equals_the_whole_block(label):
     """simulate_block(first, count) is a slice of simulate_block(0, 600), whatever the
