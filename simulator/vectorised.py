@@ -24,40 +24,47 @@ from simulator.results import EpisodeResults
 from strategies import ensemble
 from strategies.ensemble import EnsembleParameters
 
-CHUNK_EPISODES = 256  # ensemble draws are generated this many episodes at a time
+CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a time
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _kirman_counts(counts: np.ndarray, uniforms: np.ndarray, agents: int, to_momentum: float,
                    to_mean_reversion: float, herding: float, partner_scale: float,
                    out: np.ndarray) -> None:
-    """out[e, k+1] = count after step k for uniforms (E, N, M); out[e, 0] = counts[e].
+    """out[e, k+1] = count after step k; out[e, 0] = counts[e]; uniforms is (N, M, E).
 
-    For each micro-update: the agent at position floor(u·M) of [momentum, mean-reversion]
-    is picked; its own draw is d = u·M - position; it switches if d < own rate, else, if
-    d < own rate + b, copies the partner at position min(floor((d - own)·partner_scale), M - 2)
-    of the list without it, a momentum trader iff that position < m - [picked is momentum].
-    Written without branches on m, the loop-carried value, so the CPU never mispredicts.
+    Micro-update with uniform u (as `ExecutionMarket.update_ensemble` and
+    `EnsembleTrader.revise`): scaled = u·M picks position floor(scaled) of [momentum,
+    mean-reversion] traders, so a momentum trader iff scaled < m; its own draw is
+    d = scaled - floor(scaled). It switches if d < own rate a; else, if d < a + b, it copies
+    the partner at position p = min(floor((d - a)·partner_scale), M - 2) among the others,
+    a momentum trader iff p < m - [picked is momentum]. For integer m and x >= 0,
+    min(floor(x), M - 2) < m exactly when min(x, M - 2) < m, so the comparisons are made on
+    the floats directly (when d < a, x < 0 but the own switch decides). Episodes form the
+    inner loop, independent of each other, so the CPU advances several at once.
     """
-    episodes, steps, draws = uniforms.shape
+    steps, draws, episodes = uniforms.shape
+    m = counts.astype(np.float64)  # exact for counts up to 2^53
+    top = agents - 2.0
     for e in range(episodes):
-        m = counts[e]
-        out[e, 0] = m
-        for k in range(steps):
-            for j in range(draws):
-                scaled = uniforms[e, k, j] * agents
-                position = int(scaled)
-                draw = scaled - position
-                up_partner = min(int((draw - to_momentum) * partner_scale), agents - 2)
-                down_partner = min(int((draw - to_mean_reversion) * partner_scale), agents - 2)
-                # a mean-reversion trader (position >= m) turns momentum:
-                up = (draw < to_momentum) | ((draw < to_momentum + herding) & (up_partner < m))
-                # a momentum trader (position < m) turns mean-reversion:
-                down = (draw < to_mean_reversion) | (
-                    (draw < to_mean_reversion + herding) & (down_partner >= m - 1))
-                momentum = position < m
-                m += (up & ~momentum) - (down & momentum)
-            out[e, k + 1] = m
+        out[e, 0] = counts[e]
+    for k in range(steps):
+        for j in range(draws):
+            row = uniforms[k, j]
+            for e in range(episodes):
+                scaled = row[e] * agents
+                draw = scaled - np.floor(scaled)
+                current = m[e]
+                # a mean-reversion trader (scaled >= m) turns momentum:
+                up = (draw < to_momentum) | ((draw < to_momentum + herding) & (
+                    min((draw - to_momentum) * partner_scale, top) < current))
+                # a momentum trader (scaled < m) turns mean-reversion:
+                down = (draw < to_mean_reversion) | ((draw < to_mean_reversion + herding) & (
+                    min((draw - to_mean_reversion) * partner_scale, top) >= current - 1.0))
+                momentum = scaled < current
+                m[e] = current + (up & ~momentum) * 1.0 - (down & momentum) * 1.0
+        for e in range(episodes):
+            out[e, k + 1] = np.int64(m[e])
 
 
 def random_walk_step(parameters: EnsembleParameters, counts: np.ndarray,
@@ -86,7 +93,9 @@ def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, s
     for start in range(0, count, CHUNK_EPISODES):
         size = min(CHUNK_EPISODES, count - start)
         uniforms = generator.random(out=buffer[: size * steps * draws]).reshape(size, steps, draws)
-        _kirman_counts(counts[start:start + size, 0].copy(), uniforms, parameters.agents,
+        # (episodes, N, M) -> (N, M, episodes): the kernel's inner loop runs over episodes
+        _kirman_counts(counts[start:start + size, 0].copy(),
+                       np.ascontiguousarray(uniforms.transpose(1, 2, 0)), parameters.agents,
                        parameters.switch_to_momentum, parameters.switch_to_mean_reversion,
                        parameters.herding, parameters.partner_scale,
                        counts[start:start + size])

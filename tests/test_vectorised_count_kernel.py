@@ -57,7 +57,7 @@ def one_micro_update(parameters, m, uniforms):
     episodes = uniforms.shape[0]
     counts = np.full(episodes, m, dtype=np.int64)
     out = np.empty((episodes, 2), dtype=np.int64)
-    _kirman_counts(counts, uniforms.reshape(episodes, 1, 1), parameters.agents,
+    _kirman_counts(counts, uniforms.reshape(1, 1, episodes), parameters.agents,
                    parameters.switch_to_momentum, parameters.switch_to_mean_reversion,
                    parameters.herding, parameters.partner_scale, out)
     assert (out[:, 0] == m).all()
@@ -92,7 +92,8 @@ def test_micro_updates_are_applied_in_order_within_a_step():
     uniforms = rng.random((5000, 3, 2))
     start = rng.integers(0, 6, size=5000)
     out = np.empty((5000, 4), dtype=np.int64)
-    _kirman_counts(start.copy(), uniforms, 5, 0.11, 0.037, 0.43, parameters.partner_scale, out)
+    _kirman_counts(start.copy(), np.ascontiguousarray(uniforms.transpose(1, 2, 0)), 5, 0.11,
+                   0.037, 0.43, parameters.partner_scale, out)
     expected = np.empty_like(out)
     expected[:, 0] = start
     current = start.copy()
