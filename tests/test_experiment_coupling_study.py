@@ -24,9 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import ndtri
 
 from experiments import coupling_study
+from oracles import (
+    expected_shortfall_with_self_alpha,
+    least_squares_holdings,
+    price_shocks,
+    read_table,
+)
 from simulator import cli
 from simulator.study import load_episodes
 
@@ -44,48 +49,16 @@ TAU = T / N
 ETA_TILDE = ETA - 0.5 * GAMMA * TAU
 
 
-def least_squares_holdings(urgency: float) -> np.ndarray:
-    """x_0..x_N minimising (η̃/τ)Σ n_k² + urgency·τ Σ x_k² with x_0 = X, x_N = 0 (lstsq)."""
-    free = N - 1
-    rows, rhs = [], []
-    w = math.sqrt(ETA_TILDE / TAU)
-    for k in range(1, N + 1):
-        row, constant = np.zeros(free), 0.0
-        if k == 1:
-            constant = X
-        else:
-            row[k - 2] = 1.0
-        if k <= free:
-            row[k - 1] = -1.0
-        rows.append(w * row)
-        rhs.append(-w * constant)
-    for k in range(1, N):
-        row = np.zeros(free)
-        row[k - 1] = math.sqrt(urgency * TAU)
-        rows.append(row)
-        rhs.append(0.0)
-    solution = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
-    return np.concatenate([[X], solution, [0.0]])
+def shocks_of(seed: int, block: int, episodes: int) -> np.ndarray:
+    return price_shocks(seed, block, episodes, N)
 
 
-def true_expected_shortfall(holdings: np.ndarray, self_alpha: float) -> float:
-    n = holdings[:-1] - holdings[1:]
-    return float(0.5 * GAMMA * X**2 + EPS * np.abs(n).sum() + ETA_TILDE / TAU * np.sum(n**2)
-                 + self_alpha * TAU * np.sum(holdings[1:] ** 2))
+def holdings_for(urgency: float) -> np.ndarray:
+    return least_squares_holdings(X, N, TAU, ETA_TILDE, urgency)
 
 
-def price_shocks(seed: int, block: int, episodes: int) -> np.ndarray:
-    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed,
-                                                                           spawn_key=(block, 2))))
-    return ndtri(np.maximum(generator.random(episodes * N), 2.0**-54)).reshape(episodes, N)
-
-
-def read_table(out: Path, name: str) -> pd.DataFrame:
-    csv = pd.read_csv(out / f"{name}.csv")
-    parquet = pd.read_parquet(out / f"{name}.parquet")
-    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False, check_exact=False,
-                                  rtol=1e-15, atol=0.0)
-    return parquet
+def true_cost(holdings: np.ndarray, self_alpha: float) -> float:
+    return expected_shortfall_with_self_alpha(holdings, TAU, ETA_TILDE, GAMMA, EPS, self_alpha)
 
 
 def shortfalls(episodes: pd.DataFrame, strategy: str, coupling: float,
@@ -233,14 +206,14 @@ def test_report_counts_and_best_case_agree_with_the_table(grid):
 
 def test_shortfall_at_zero_coupling_is_the_exact_identity(grid):
     _, _, _, episodes = grid
-    shocks = price_shocks(SEED, 0, EPISODES)
+    shocks = shocks_of(SEED, 0, EPISODES)
     twap = X * (1.0 - np.arange(N + 1) / N)
     for self_alpha in SELF_ALPHAS:
-        schedules = {"twap": twap, "ac-adaptive": least_squares_holdings(LAMBDA * SIGMA**2)}
+        schedules = {"twap": twap, "ac-adaptive": holdings_for(LAMBDA * SIGMA**2)}
         for strategy in EXTENDED:
-            schedules[strategy] = least_squares_holdings(LAMBDA * SIGMA**2 + self_alpha)
+            schedules[strategy] = holdings_for(LAMBDA * SIGMA**2 + self_alpha)
         for strategy, holdings in schedules.items():
-            predicted = (true_expected_shortfall(holdings, self_alpha)
+            predicted = (true_cost(holdings, self_alpha)
                          - SIGMA * math.sqrt(TAU) * shocks @ holdings[1:])
             np.testing.assert_allclose(shortfalls(episodes, strategy, 0.0, self_alpha),
                                        predicted, rtol=0, atol=1e-7 * X,
@@ -266,13 +239,13 @@ def test_self_alpha_makes_extended_ac_significantly_cheaper(grid):
     _, _, paired, episodes = grid
     self_alpha = 1e-4
     risk = LAMBDA * SIGMA**2
-    ac, extended = least_squares_holdings(risk), least_squares_holdings(risk + self_alpha)
-    gap = true_expected_shortfall(extended, self_alpha) - true_expected_shortfall(ac, self_alpha)
+    ac, extended = holdings_for(risk), holdings_for(risk + self_alpha)
+    gap = true_cost(extended, self_alpha) - true_cost(ac, self_alpha)
     noise = SIGMA * math.sqrt(TAU) * np.linalg.norm(extended[1:] - ac[1:])
     assert gap < -20.0 * Z95 * noise / math.sqrt(EPISODES)
     # the mean-optimal urgency is self_alpha itself (f'(q) = (self_alpha - q)·B'(q))
     urgencies = np.array([0.5, 0.8, 1.0, 1.25, 2.0]) * self_alpha
-    true_means = [true_expected_shortfall(least_squares_holdings(q), self_alpha)
+    true_means = [true_cost(holdings_for(q), self_alpha)
                   for q in urgencies]
     assert int(np.argmin(true_means)) == 2
     for coupling in COUPLINGS:

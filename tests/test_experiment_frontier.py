@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import ndtri
 
+from oracles import price_shocks, read_table
 from simulator import cli
 from simulator.study import load_episodes
 from strategies.almgren_chriss import closed_form_cost
@@ -95,13 +95,6 @@ def cost_of(holdings: np.ndarray) -> tuple[float, float]:
     return float(expected), float(SIGMA**2 * TAU * np.sum(holdings[1:] ** 2))
 
 
-def price_shocks(seed: int, block: int, episodes: int) -> np.ndarray:
-    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed,
-                                                                           spawn_key=(block, 2))))
-    uniforms = generator.random(episodes * N)
-    return ndtri(np.maximum(uniforms, 2.0**-54)).reshape(episodes, N)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("frontier") / "out"
@@ -109,14 +102,6 @@ def run(tmp_path_factory) -> Path:
                      "--workers", "1"])
     assert code == 0
     return out
-
-
-def read_table(out: Path, name: str) -> pd.DataFrame:
-    csv = pd.read_csv(out / f"{name}.csv")
-    parquet = pd.read_parquet(out / f"{name}.parquet")
-    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False, check_exact=False,
-                                  rtol=1e-15, atol=0.0)
-    return parquet
 
 
 def relative(got, expected) -> np.ndarray:
@@ -259,7 +244,7 @@ def test_monte_carlo_points_lie_within_four_standard_errors(run):
 
 def test_every_episode_shortfall_is_the_exact_identity(run):
     """IS_e = E - σ√τ·Σ_k ξ_{e,k}·x_k for the static AC schedule of each λ."""
-    shocks = price_shocks(SEED, 0, QUICK_EPISODES)
+    shocks = price_shocks(SEED, 0, QUICK_EPISODES, N)
     episodes = load_episodes(run / "simulation")
     for aversion in MONTE_CARLO_AVERSIONS:
         holdings = least_squares_schedule(aversion)

@@ -36,8 +36,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import ndtri
 
+from oracles import (
+    expected_shortfall_with_self_alpha,
+    least_squares_holdings,
+    price_shocks,
+    read_table,
+)
 from simulator import cli
 from simulator.study import load_episodes
 
@@ -53,6 +58,20 @@ SELF_ALPHAS = (0.01, 1.0)
 READINGS = ("cumulative", "remaining")
 # the simulated market of part 2 (η/τ = κ = 1, σ = 1, no spread, no permanent impact)
 SIGMA, ETA, TAU, EPS, GAMMA_PERMANENT = 1.0, 1.0, 1.0, 0.0, 0.0
+ETA_TILDE = ETA - 0.5 * GAMMA_PERMANENT * TAU
+
+
+def shocks_of(seed: int, block: int, episodes: int) -> np.ndarray:
+    return price_shocks(seed, block, episodes, STEPS)
+
+
+def holdings_for(urgency: float) -> np.ndarray:
+    return least_squares_holdings(Q, STEPS, TAU, ETA_TILDE, urgency)
+
+
+def true_cost(holdings: np.ndarray, self_alpha: float) -> float:
+    return expected_shortfall_with_self_alpha(holdings, TAU, ETA_TILDE, GAMMA_PERMANENT, EPS,
+                                              self_alpha)
 
 
 def objective(trades, reading: str, self_alpha: float, coupling: float = 0.0,
@@ -88,45 +107,6 @@ def kkt_minimiser(reading: str, self_alpha: float) -> tuple[np.ndarray, np.ndarr
     return solution[:STEPS], np.linalg.eigvalsh(0.5 * (a + a.T))
 
 
-def least_squares_holdings(urgency: float) -> np.ndarray:
-    """x_0..x_N minimising (η̃/τ)Σ n_k² + urgency·τ Σ x_k² with x_0 = Q, x_N = 0 (lstsq)."""
-    free = STEPS - 1
-    eta_tilde = ETA - 0.5 * GAMMA_PERMANENT * TAU
-    rows, rhs = [], []
-    w = math.sqrt(eta_tilde / TAU)
-    for k in range(1, STEPS + 1):
-        row, constant = np.zeros(free), 0.0
-        if k == 1:
-            constant = Q
-        else:
-            row[k - 2] = 1.0
-        if k <= free:
-            row[k - 1] = -1.0
-        rows.append(w * row)
-        rhs.append(-w * constant)
-    for k in range(1, STEPS):
-        row = np.zeros(free)
-        row[k - 1] = math.sqrt(urgency * TAU)
-        rows.append(row)
-        rhs.append(0.0)
-    solution = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
-    return np.concatenate([[Q], solution, [0.0]])
-
-
-def true_expected_shortfall(holdings: np.ndarray, self_alpha: float) -> float:
-    n = holdings[:-1] - holdings[1:]
-    eta_tilde = ETA - 0.5 * GAMMA_PERMANENT * TAU
-    return float(0.5 * GAMMA_PERMANENT * Q**2 + EPS * np.abs(n).sum()
-                 + eta_tilde / TAU * np.sum(n**2) + self_alpha * TAU * np.sum(holdings[1:] ** 2))
-
-
-def price_shocks(seed: int, block: int, episodes: int) -> np.ndarray:
-    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed,
-                                                                           spawn_key=(block, 2))))
-    return ndtri(np.maximum(generator.random(episodes * STEPS), 2.0**-54)).reshape(episodes,
-                                                                                   STEPS)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("paper") / "out"
@@ -134,14 +114,6 @@ def run(tmp_path_factory) -> Path:
                      "--seed", str(SEED), "--workers", "1"])
     assert code == 0
     return out
-
-
-def read_table(out: Path, name: str) -> pd.DataFrame:
-    csv = pd.read_csv(out / f"{name}.csv")
-    parquet = pd.read_parquet(out / f"{name}.parquet")
-    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False, check_exact=False,
-                                  rtol=1e-15, atol=0.0)
-    return parquet
 
 
 def schedule(trades: pd.DataFrame, reading: str, self_alpha: float, coupling: float,
@@ -332,14 +304,14 @@ def test_market_shortfall_at_zero_coupling_is_the_exact_identity(run, self_alpha
     """TWAP, adaptive AC (urgency λσ²) and extended AC (urgency λσ² + self_alpha) follow
     deterministic schedules at coupling 0 (time consistency); their shortfall in a market
     with self-alpha is E_true - σ√τ Σ ξ_k x_k, episode by episode."""
-    shocks = price_shocks(SEED, 0, EPISODES)
+    shocks = shocks_of(SEED, 0, EPISODES)
     episodes = load_episodes(run / "simulation")
     twap = Q * (1.0 - np.arange(STEPS + 1) / STEPS)
     schedules = {"twap": twap,
-                 "ac-adaptive": least_squares_holdings(LAMBDA * SIGMA**2),
-                 "extended/model": least_squares_holdings(LAMBDA * SIGMA**2 + self_alpha)}
+                 "ac-adaptive": holdings_for(LAMBDA * SIGMA**2),
+                 "extended/model": holdings_for(LAMBDA * SIGMA**2 + self_alpha)}
     for strategy, holdings in schedules.items():
-        predicted = (true_expected_shortfall(holdings, self_alpha)
+        predicted = (true_cost(holdings, self_alpha)
                      - SIGMA * math.sqrt(TAU) * shocks @ holdings[1:])
         saved = _case(episodes, strategy, 0.0, self_alpha).sort_values("episode")
         np.testing.assert_allclose(saved["shortfall"].to_numpy(), predicted, rtol=1e-9,

@@ -1,0 +1,66 @@
+"""Independent oracles shared by several test files (written from MODEL.md, not from the code)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def least_squares_holdings(shares: float, steps: int, step_length: float,
+                           effective_impact: float, urgency: float) -> np.ndarray:
+    """x_0..x_N minimising (η̃/τ)Σ n_k² + urgency·τ·Σ x_k² with x_0 = X, x_N = 0, written as
+    one linear least-squares problem in x_1..x_{N-1} (numpy lstsq)."""
+    free = steps - 1
+    rows, rhs = [], []
+    weight = math.sqrt(effective_impact / step_length)
+    for k in range(1, steps + 1):
+        row, constant = np.zeros(free), 0.0
+        if k == 1:
+            constant = shares
+        else:
+            row[k - 2] = 1.0
+        if k <= free:
+            row[k - 1] = -1.0
+        rows.append(weight * row)
+        rhs.append(-weight * constant)
+    for k in range(1, steps):
+        row = np.zeros(free)
+        row[k - 1] = math.sqrt(urgency * step_length)
+        rows.append(row)
+        rhs.append(0.0)
+    solution = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
+    return np.concatenate([[shares], solution, [0.0]])
+
+
+def expected_shortfall_with_self_alpha(holdings: np.ndarray, step_length: float,
+                                       effective_impact: float, permanent_impact: float,
+                                       half_spread: float, self_alpha: float) -> float:
+    """MODEL §3 E with zero drift plus the self-alpha term self_alpha·τ·Σ x_k²."""
+    trades = holdings[:-1] - holdings[1:]
+    return float(0.5 * permanent_impact * holdings[0] ** 2 + half_spread * np.abs(trades).sum()
+                 + effective_impact / step_length * np.sum(trades**2)
+                 + self_alpha * step_length * np.sum(holdings[1:] ** 2))
+
+
+def read_table(out: Path, name: str) -> pd.DataFrame:
+    """An experiment table, after checking its CSV and Parquet copies agree."""
+    csv = pd.read_csv(out / f"{name}.csv")
+    parquet = pd.read_parquet(out / f"{name}.parquet")
+    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False, check_exact=False,
+                                  rtol=1e-15, atol=0.0)
+    return parquet
+
+
+def price_shocks(seed: int, block: int, episodes: int, steps: int) -> np.ndarray:
+    """ξ of the first `episodes` episodes of a block, rebuilt from the documented protocol:
+    PCG64 stream SeedSequence(seed, spawn_key=(block, 2)), one uniform per step, episode by
+    episode, ξ = Φ⁻¹(max(u, 2⁻⁵⁴))."""
+    from scipy.special import ndtri
+
+    generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed,
+                                                                           spawn_key=(block, 2))))
+    uniforms = generator.random(episodes * steps)
+    return ndtri(np.maximum(uniforms, 2.0**-54)).reshape(episodes, steps)
