@@ -32,6 +32,7 @@ from simulator.config import SimulationConfig, StrategyParameters
 from simulator.model import run_episode
 from simulator.study import Study, run_study
 from simulator.vectorised import simulate_block
+from strategies import validation
 from strategies.parameters import ExtendedParameters, planning_inputs
 from strategies.reference import ReferencePlanner
 
@@ -181,7 +182,8 @@ def format_table(report: dict) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, default=400_000,
-                        help="fast-engine episodes for the paper case (others scaled down)")
+                        help="fast-engine episodes for the paper case (others scaled down; at "
+                             "least one block of 4,096 is always run)")
     parser.add_argument("--mesa-episodes", type=int, default=200)
     parser.add_argument("--naive-episodes", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None)
@@ -193,6 +195,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
+    validation.integer("--episodes", args.episodes, 1)
+    validation.integer("--mesa-episodes", args.mesa_episodes, 1)
+    validation.integer("--naive-episodes", args.naive_episodes, 1)
+    validation.integer("--memory-episodes", args.memory_episodes, 0)
+    if args.workers is not None:
+        validation.integer("--workers", args.workers, 1)
     report = run_benchmark(args.episodes, args.mesa_episodes, args.naive_episodes, args.workers)
     if args.memory_episodes:
         report["memory"] = memory_run(args.memory_episodes, args.workers)

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from strategies import validation  # noqa: E402
+from strategies.errors import ParameterError  # noqa: E402
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
@@ -50,6 +51,8 @@ class ExperimentOutput:
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ParameterError(f"--out {str(self.directory)!r} is a file, not a directory")
         (self.directory / "figures").mkdir(parents=True, exist_ok=True)
 
     def table(self, name: str, frame: pd.DataFrame) -> Path:
@@ -85,7 +88,7 @@ def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
                     panel: str | None = None, group: str = "strategy") -> plt.Figure:
     """`value` ± its 95% CI (columns ci95_low/ci95_high) against `x`, one line per `group`,
     one panel per value of `panel` (or a single panel)."""
-    keys = sorted(frame[panel].unique()) if panel else [None]
+    keys = list(dict.fromkeys(frame[panel])) if panel else [None]
     figure, axes_row = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.5), sharey=True,
                                     squeeze=False)
     for axes, key in zip(axes_row[0], keys):
@@ -98,7 +101,7 @@ def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
         axes.axhline(0.0, color="grey", linewidth=0.5)
         axes.set_xlabel(x)
         if key is not None:
-            axes.set_title(f"{panel} = {key:g}")
+            axes.set_title(f"{panel} = {key}")
     axes_row[0][0].set_ylabel(ylabel)
     axes_row[0][0].legend()
     return figure

@@ -19,12 +19,12 @@ import pandas as pd
 
 from experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
 from simulator.config import SimulationConfig, StrategyParameters
+from simulator.statistics import Z95
 from simulator.study import Study, load_episodes, run_study
 from strategies import almgren_chriss
 from strategies.baselines import immediate_holdings, twap_holdings
 from strategies.costs import schedule_cost
 
-Z95 = 1.959963984540054
 MONTE_CARLO_AVERSIONS = (0.0, 0.0005, 0.002, 0.005, 0.02, 0.1)
 
 

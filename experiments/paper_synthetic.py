@@ -31,14 +31,14 @@ from experiments.common import (
 )
 from simulator.config import SimulationConfig, StrategyParameters
 from simulator.randomness import BLOCK_SIZE
+from simulator.statistics import Z95
 from simulator.study import Study, run_study
 from simulator.vectorised import ensemble_paths
-from strategies import ensemble
+from strategies import ensemble, validation
 from strategies.ensemble import EnsembleParameters
 from strategies.paper import INVENTORY_READINGS, PaperParameters, PaperQP, paper_objective
 from strategies.parameters import ExecutionProblem
 
-Z95 = 1.959963984540054
 COUPLINGS = (0.0, 0.1, 0.5, 1.0, 2.0)
 SELF_ALPHAS = (0.01, 1.0)
 PAPER_ENSEMBLE = EnsembleParameters(agents=100, field_scale=5.0, switching="random-walk",
@@ -238,5 +238,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> list[Path]:
     episodes = episodes_from_args(args, 50_000, 4_096)
-    paths = args.paths if args.paths is not None else (500 if args.quick else 20_000)
+    paths = (validation.integer("--paths", args.paths, 1) if args.paths is not None
+             else (500 if args.quick else 20_000))
     return run(args.out, paths, episodes, args.seed, args.workers).written

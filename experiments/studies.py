@@ -5,6 +5,7 @@ A study file is a simulation configuration (see simulator/config.py) plus a [stu
     [study]
     strategies = ["twap", "ac-adaptive", "extended/model"]   # name[/forecast][+no-buyback]
     baseline = "ac-adaptive"          # paired differences are taken against this strategy
+                                      # (default: ac-adaptive if listed, else the first)
     [study.sweep]
     "extended.coupling" = [0.0, 0.005, 0.01]
     [simulation]
@@ -63,6 +64,10 @@ def load_study(path: str | Path) -> Study:
     if unknown:
         raise ParameterError(f"{path}: unknown key(s) {sorted(unknown)} in [study]; "
                              "allowed: ['baseline', 'strategies', 'sweep']")
+    strategy_table = document.get("strategy", {})
+    if isinstance(strategy_table, dict) and set(strategy_table) - {"volume_profile"}:
+        raise ParameterError(f"{path}: a study lists its strategies in [study] strategies; "
+                             "[strategy] may only give the volume_profile of vwap")
     base = build_config(SimulationConfig(), document, str(path))
     labels = table.get("strategies", [strategy_label(s) for s in DEFAULT_STUDY.strategies])
     if not isinstance(labels, list) or not labels:
@@ -70,7 +75,8 @@ def load_study(path: str | Path) -> Study:
                              f"[\"twap\", \"extended/model\"], got {labels!r}")
     strategies = tuple(parse_strategy(label, base.strategy.volume_profile) for label in labels)
     canonical = [strategy_label(s) for s in strategies]
-    baseline = table.get("baseline", canonical[0])
+    default_baseline = "ac-adaptive" if "ac-adaptive" in canonical else canonical[0]
+    baseline = table.get("baseline", default_baseline)
     if baseline not in canonical:
         raise ParameterError(f"{path}: baseline {baseline!r} is not one of the strategies "
                              f"{canonical}")
@@ -99,16 +105,21 @@ def write_outputs(results: StudyResults, study: Study) -> list[Path]:
     if study.sweep:
         figures = out / "figures"
         figures.mkdir(exist_ok=True)
-        key = next(iter(study.sweep))
-        name = key.split(".")[-1]
-        figure = errorbar_panels(results.summary, key, "mean_is", "mean implementation "
-                                 "shortfall (currency, ±95% CI)")
-        written.append(save_figure(figure, figures / f"shortfall_vs_{name}.png"))
-        if not results.paired.empty:
-            figure = errorbar_panels(
-                results.paired, key, "mean_difference",
-                f"IS − IS({results.paired['baseline'].iloc[0]}), paired (currency, ±95% CI)")
-            written.append(save_figure(figure, figures / f"paired_vs_{name}.png"))
+        keys = list(study.sweep)
+        x, panel, rest = keys[0], (keys[1] if len(keys) > 1 else None), keys[2:]
+        name = x.split(".")[-1]
+        for frame, value, label, stem in (
+                (results.summary, "mean_is", "mean implementation shortfall (currency, ±95% CI)",
+                 "shortfall"),
+                (results.paired, "mean_difference", "IS − IS(baseline), paired (currency, "
+                 "±95% CI)", "paired")):
+            if frame.empty:
+                continue
+            lines = frame.assign(line=frame["strategy"] + frame[rest].astype(str).apply(
+                lambda row: "".join(f" {k.split('.')[-1]}={v}" for k, v in row.items()),
+                axis=1) if rest else frame["strategy"])
+            figure = errorbar_panels(lines, x, value, label, panel=panel, group="line")
+            written.append(save_figure(figure, figures / f"{stem}_vs_{name}.png"))
     return written
 
 
@@ -122,7 +133,7 @@ def format_tables(results: StudyResults) -> str:
     lines.append(f"  {'strategy':<26}{header}{'mean IS':>12}{'± CI':>10}{'bps':>9}"
                  f"{'std':>10}{'VaR95':>10}{'CVaR95':>10}")
     for _, row in summary.iterrows():
-        point = "".join(f"{row[k]:>12g}" for k in keys)
+        point = "".join(f"{row[k]!s:>12}" for k in keys)
         lines.append(f"  {row['strategy']:<26}{point}{row['mean_is']:>12.3f}"
                      f"{row['mean_is'] - row['ci95_low']:>10.3f}{row['mean_is_bps']:>9.3f}"
                      f"{row['std_is']:>10.2f}{row['var95']:>10.2f}{row['cvar95']:>10.2f}")
@@ -131,7 +142,7 @@ def format_tables(results: StudyResults) -> str:
         lines += ["", f"Paired difference against {paired['baseline'].iloc[0]} "
                       "(negative: cheaper than the baseline)"]
         for _, row in paired.iterrows():
-            point = "".join(f"{row[k]:>12g}" for k in keys)
+            point = "".join(f"{row[k]!s:>12}" for k in keys)
             lines.append(f"  {row['strategy']:<26}{point}{row['mean_difference']:>12.3f}"
                          f"  95% CI [{row['ci95_low']:.3f}, {row['ci95_high']:.3f}]")
     lines.append(f"\nTables, Parquet and figures: {results.out}/")

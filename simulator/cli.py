@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import tempfile
+from pathlib import Path
 from collections.abc import Sequence
 
 import numpy as np
@@ -338,6 +339,8 @@ def command_run(args: argparse.Namespace) -> None:
 
 
 def command_episode(args: argparse.Namespace) -> None:
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise ParameterError(f"--plot: the directory of {args.plot!r} does not exist")
     config = config_from_args(args)
     result = run_episode(config, args.episode)
     if args.plot:

@@ -62,7 +62,12 @@ class StrategyParameters:
         if self.no_buyback and self.name not in ("ac-adaptive", "extended"):
             raise ParameterError("no_buyback applies to the adaptive strategies "
                                  f"(ac-adaptive, extended), not to {self.name!r}")
+        if self.forecast != "persistent" and self.name != "extended":
+            raise ParameterError(f"forecast applies to the extended strategy only, not to "
+                                 f"{self.name!r}")
         if self.volume_profile is not None:
+            if self.name != "vwap":
+                raise ParameterError(f"volume_profile applies to vwap only, not to {self.name!r}")
             profile = validation.finite_vector("volume_profile", self.volume_profile)
             object.__setattr__(self, "volume_profile", tuple(float(v) for v in profile))
         elif self.name == "vwap":
@@ -90,7 +95,7 @@ class SimulationConfig:
 
     def replace(self, **sections: dict) -> "SimulationConfig":
         """A copy with fields of some sections replaced, e.g. replace(market={"steps": 30})."""
-        return build_config(self, sections, source="overrides")
+        return build_config(self, sections, source="")
 
     def to_dict(self) -> dict:
         """A plain dictionary in the TOML layout (for manifests and reports)."""
@@ -112,34 +117,50 @@ SECTIONS = {
 
 
 def build_config(base: SimulationConfig, sections: dict, source: str) -> SimulationConfig:
-    """`base` with the tables of a parsed TOML document (or overrides) applied and validated."""
+    """`base` with the tables of a parsed TOML document (or overrides) applied and validated.
+
+    source names the file in error messages ("" for overrides given in code or by flags).
+    """
+    prefix = f"{source}: " if source else ""
     unknown = set(sections) - set(SECTIONS) - {"simulation"}
     if unknown:
-        raise ParameterError(f"{source}: unknown section(s) {sorted(unknown)}; allowed: "
+        raise ParameterError(f"{prefix}unknown section(s) {sorted(unknown)}; allowed: "
                              f"{sorted(SECTIONS) + ['simulation']}")
     values = {}
     for name, kind in SECTIONS.items():
         current = getattr(base, name)
         given = sections.get(name, {})
         if not isinstance(given, dict):
-            raise ParameterError(f"{source}: [{name}] must be a table")
+            raise ParameterError(f"{prefix}[{name}] must be a table")
         allowed = {f.name for f in dataclasses.fields(kind)}
         bad = set(given) - allowed
         if bad:
-            raise ParameterError(f"{source}: unknown key(s) {sorted(bad)} in [{name}]; "
+            raise ParameterError(f"{prefix}unknown key(s) {sorted(bad)} in [{name}]; "
                                  f"allowed: {sorted(allowed)}")
         merged = {f: getattr(current, f) for f in allowed}
         merged.update(given)
         if name == "strategy" and isinstance(merged.get("volume_profile"), list):
             merged["volume_profile"] = tuple(merged["volume_profile"])
-        values[name] = kind(**merged)
+        if name == "strategy" and "name" in given and "volume_profile" not in given \
+                and given["name"] != "vwap":
+            merged["volume_profile"] = None  # a profile belongs to the vwap it came with
+        if name == "strategy" and "name" in given and "forecast" not in given \
+                and given["name"] != "extended":
+            merged["forecast"] = "persistent"
+        try:
+            values[name] = kind(**merged)
+        except ParameterError as error:
+            raise ParameterError(f"{prefix}[{name}] {error}") from None
     run = sections.get("simulation", {})
     bad = set(run) - {"episodes", "seed"}
     if bad:
-        raise ParameterError(f"{source}: unknown key(s) {sorted(bad)} in [simulation]; "
+        raise ParameterError(f"{prefix}unknown key(s) {sorted(bad)} in [simulation]; "
                              "allowed: ['episodes', 'seed']")
-    return SimulationConfig(**values, episodes=run.get("episodes", base.episodes),
-                            seed=run.get("seed", base.seed))
+    try:
+        return SimulationConfig(**values, episodes=run.get("episodes", base.episodes),
+                                seed=run.get("seed", base.seed))
+    except ParameterError as error:
+        raise ParameterError(f"{prefix}{error}") from None
 
 
 def read_toml(path: str | Path, what: str = "configuration file") -> dict:

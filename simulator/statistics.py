@@ -3,15 +3,17 @@
 Every summary in acsim (Mesa or vectorised, one worker or many) goes through
 `summarise_chunks`, so the same definitions hold everywhere:
 
-- mean, std (ddof = 1) and standard error, merged chunk by chunk (Chan et al.) in the
-  order the chunks are given, so a fixed chunking gives bit-identical results;
-- var95: the 95% quantile with numpy's default linear interpolation, found exactly by a
-  histogram pass and a pass that keeps only the values in the two bins that matter;
+- mean, std (ddof = 1), standard error and the 95% confidence interval of the mean,
+  merged chunk by chunk (Chan et al.) in the order the chunks are given, so a fixed
+  chunking gives bit-identical results;
+- var95: the 95% quantile with numpy's default linear interpolation, from the two order
+  statistics around it, each found exactly by histogram passes that keep at most
+  KEEP_LIMIT values in memory;
 - cvar95: the mean of the values at or above var95;
 - quantiles 5%, 50%, 95%.
 
 `chunks` is a callable returning a fresh iterable of 1-D arrays each time it is called
-(it is called up to three times), e.g. reading Parquet files block by block.
+(several times: a few passes per quantile), e.g. reading Parquet files block by block.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 HISTOGRAM_BINS = 1 << 16
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+KEEP_LIMIT = 1 << 20  # values held in memory at most while locating a quantile
 QUANTILES = (0.05, 0.5, 0.95)
 
 
@@ -47,36 +51,53 @@ def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.shape[0] - 2)
 
 
+def _order_statistic(chunks: Callable[[], Iterable[np.ndarray]], rank: int, low: float,
+                     high: float) -> float:
+    """The value of 0-based `rank` among all values (all lie in [low, high]), exactly,
+    holding at most KEEP_LIMIT values: a histogram pass finds the bin of the rank; if that
+    bin holds too many values the range shrinks to them and the search repeats."""
+    before = 0  # values below `low`
+    while low < high:
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+        histogram = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+        for chunk in chunks():
+            values = np.asarray(chunk, dtype=float)
+            values = values[(values >= low) & (values <= high)]
+            histogram += np.bincount(_bin_index(values, edges), minlength=HISTOGRAM_BINS)
+        cumulative = before + np.cumsum(histogram)
+        target = int(np.searchsorted(cumulative, rank, side="right"))
+        start = int(cumulative[target - 1]) if target > 0 else before
+        kept, smallest, largest = [], np.inf, -np.inf
+        keep = int(cumulative[target]) - start <= KEEP_LIMIT
+        for chunk in chunks():
+            values = np.asarray(chunk, dtype=float)
+            values = values[(values >= low) & (values <= high)]
+            chosen = values[_bin_index(values, edges) == target]
+            if keep:
+                kept.append(chosen)
+            elif chosen.shape[0]:
+                smallest, largest = min(smallest, chosen.min()), max(largest, chosen.max())
+        if keep:
+            return float(np.sort(np.concatenate(kept))[rank - start])
+        low, high, before = float(smallest), float(largest), start
+    return low  # every value left in the range is this one
+
+
 def _tail(chunks: Callable[[], Iterable[np.ndarray]], count: int, low: float, high: float,
           probability: float) -> tuple[float, float]:
-    """(quantile, mean of values >= quantile), exact."""
+    """(quantile with numpy's linear interpolation, mean of the values >= it), exact."""
     position = (count - 1) * probability
     below = int(np.floor(position))
-    ranks = (below, min(below + 1, count - 1))
-    if low == high:
-        return low, low
-    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    histogram = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
-    for chunk in chunks():
-        histogram += np.bincount(_bin_index(np.asarray(chunk, dtype=float), edges),
-                                 minlength=HISTOGRAM_BINS)
-    cumulative = np.cumsum(histogram)
-    first_bin, last_bin = (int(np.searchsorted(cumulative, rank, side="right")) for rank in ranks)
-    kept, above_sum, above_count = [], 0.0, 0
+    lower = _order_statistic(chunks, below, low, high)
+    upper = lower if below + 1 >= count else _order_statistic(chunks, below + 1, low, high)
+    quantile = float(np.quantile(np.array([lower, upper]), position - below))
+    total, number = 0.0, 0
     for chunk in chunks():
         values = np.asarray(chunk, dtype=float)
-        bins = _bin_index(values, edges)
-        kept.append(values[(bins >= first_bin) & (bins <= last_bin)])
-        beyond = values[bins > last_bin]
-        above_sum += float(beyond.sum())
-        above_count += beyond.shape[0]
-    middle = np.sort(np.concatenate(kept))
-    offset = int(cumulative[first_bin - 1]) if first_bin > 0 else 0
-    pair = np.array([middle[ranks[0] - offset], middle[ranks[1] - offset]])
-    quantile = float(np.quantile(pair, position - below))
-    at_or_above = middle[middle >= quantile]
-    tail_mean = (above_sum + float(at_or_above.sum())) / (above_count + at_or_above.shape[0])
-    return quantile, tail_mean
+        tail = values[values >= quantile]
+        total += float(tail.sum())
+        number += tail.shape[0]
+    return quantile, total / number
 
 
 def summarise_chunks(chunks: Callable[[], Iterable[np.ndarray]], notional: float,
@@ -90,11 +111,14 @@ def summarise_chunks(chunks: Callable[[], Iterable[np.ndarray]], notional: float
         raise ValueError("no episodes to summarise")
     variance = squares / (count - 1) if count > 1 else float("nan")
     std = float(np.sqrt(variance))
+    stderr = std / np.sqrt(count) if count > 1 else float("nan")
     summary = {
         "episodes": count,
         "mean_is": mean,
         "std_is": std,
-        "stderr_is": std / np.sqrt(count) if count > 1 else float("nan"),
+        "stderr_is": stderr,
+        "ci95_low": mean - Z95 * stderr,
+        "ci95_high": mean + Z95 * stderr,
         "mean_is_bps": 1e4 * mean / notional,
         "utility": mean + risk_aversion * variance,
     }
@@ -118,5 +142,5 @@ def paired_difference(chunks: Callable[[], Iterable[np.ndarray]]) -> dict:
     std = float(np.sqrt(squares / (count - 1))) if count > 1 else float("nan")
     stderr = std / np.sqrt(count)
     return {"episodes": count, "mean_difference": mean, "std_difference": std,
-            "stderr_difference": stderr, "ci95_low": mean - 1.959963984540054 * stderr,
-            "ci95_high": mean + 1.959963984540054 * stderr}
+            "stderr_difference": stderr, "ci95_low": mean - Z95 * stderr,
+            "ci95_high": mean + Z95 * stderr}

@@ -245,11 +245,16 @@ def run_study(study: Study, out: str | Path, backend: str = "processes",
         raise ParameterError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if scheduler is not None and backend != "dask":
         raise ParameterError("a scheduler address needs the dask backend")
+    if workers is not None and workers < 1:
+        raise ParameterError(f"workers must be >= 1, got {workers}")
+    if backend == "inline" and workers not in (None, 1):
+        raise ParameterError(f"the inline backend runs in this process; workers = {workers} "
+                             "needs the processes or dask backend")
     if workers is None:
         workers = os.cpu_count() or 1
-    if workers < 1:
-        raise ParameterError(f"workers must be >= 1, got {workers}")
-    out = Path(out)
+    out = Path(out).resolve()  # workers, maybe on other machines, write here (shared disk)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"output directory {str(out)!r} is a file")
     _prepare(study, out)
     todo = [(block, count) for block, count in study.blocks()
             if not block_path(out, block).exists()]
@@ -299,13 +304,10 @@ def summarise_study(study: Study, out: str | Path) -> StudyResults:
         market = case.config.market
         stats = summarise_chunks(_column_chunks(out, study, f"shortfall_{index}"),
                                  market.shares * market.price, market.risk_aversion)
-        final = summarise_chunks(_column_chunks(out, study, f"final_holdings_{index}"), 1.0)
-        half_width = 1.959963984540054 * stats["stderr_is"]
+        final = max(float(np.max(np.abs(chunk))) for chunk in
+                    _column_chunks(out, study, f"final_holdings_{index}")())
         rows.append({"case": case.label, "strategy": case.strategy, **case.point, **stats,
-                     "ci95_low": stats["mean_is"] - half_width,
-                     "ci95_high": stats["mean_is"] + half_width,
-                     "max_abs_final_holdings": max(abs(final["q05"]), abs(final["q95"]),
-                                                   abs(final["mean_is"]))})
+                     "max_abs_final_holdings": final})
     paired = []
     per_point = len(study.strategies)
     for start in range(0, len(cases), per_point):

@@ -13,9 +13,9 @@ f = field_scale·(2m - M)/M. Two switching rules:
 - "random-walk" (the paper's rule): once per step the count moves +1 or -1 with
   probability p each; a move out of [0, M] is suppressed. Stationary law: uniform.
 
-Forecasts: the exact conditional mean E[m_{k+s} | m_k] for both rules, from powers of
-the one-step transition matrix (for Kirman it equals m* + ρ^s·(m_k - m*) with
-ρ = (1 - (a1+a2)/M)^M and m* = M·a1/(a1+a2)).
+Forecasts: the exact conditional mean E[m_{k+s} | m_k]: for Kirman the closed form
+m* + ρ^s·(m_k - m*) with ρ = (1 - (a1+a2)/M)^M and m* = M·a1/(a1+a2); for the random walk
+from powers of the one-step transition matrix.
 """
 
 from __future__ import annotations
@@ -188,13 +188,22 @@ def initial_count(parameters: EnsembleParameters, uniform: np.ndarray) -> np.nda
 
 @functools.lru_cache(maxsize=32)
 def expected_count_table(parameters: EnsembleParameters, horizon: int) -> np.ndarray:
-    """table[s, m] = E[m_{k+s} | m_k = m] for s = 0..horizon (exact for both rules; read-only,
-    cached)."""
-    transition = step_transition_matrix(parameters)
-    table = np.empty((horizon + 1, parameters.agents + 1))
-    table[0] = np.arange(parameters.agents + 1, dtype=float)
-    for s in range(1, horizon + 1):
-        table[s] = np.sum(transition * table[s - 1], axis=1)  # no BLAS: see _times_birth_death
+    """table[s, m] = E[m_{k+s} | m_k = m] for s = 0..horizon, exact (read-only, cached).
+
+    Kirman: the closed form m* + ρ^s·(m - m*) (the drift per micro-update is linear in m).
+    Random walk: iterated one-step conditional means, E_s = P·E_{s-1} (the suppressed moves
+    at 0 and M make the mean non-linear in m).
+    """
+    counts = np.arange(parameters.agents + 1, dtype=float)
+    ahead = np.arange(horizon + 1, dtype=float)
+    if parameters.switching == "kirman":
+        table = kirman_expected_count(parameters, counts[None, :], ahead[:, None])
+    else:
+        transition = step_transition_matrix(parameters)
+        table = np.empty((horizon + 1, parameters.agents + 1))
+        table[0] = counts
+        for s in range(1, horizon + 1):
+            table[s] = np.sum(transition * table[s - 1], axis=1)  # no BLAS: see _times_birth_death
     table.flags.writeable = False
     return table
 

@@ -49,10 +49,12 @@ class ReferencePlanner:
             spread = cp.Parameter(nonneg=True)
             trades = path[:-1] - path[1:]
             objective = (cp.sum_squares(trades) + ratio * cp.sum_squares(path[1:])
-                         - linear @ path[1:] + spread * cp.norm1(trades))
+                         - linear @ path[1:])
             constraints = [path[0] == start, path[steps] == 0]
-            if self.no_buyback:
+            if self.no_buyback:  # Σ|n| = x_0 is then a constant: the spread term is dropped
                 constraints.append(trades >= 0)
+            else:
+                objective = objective + spread * cp.norm1(trades)
             self._problems[key] = (cp.Problem(cp.Minimize(objective), constraints),
                                    path, start, linear, spread)
         return self._problems[key]
@@ -72,6 +74,38 @@ class ReferencePlanner:
             raise SolverError(f"CLARABEL failed on the reference planner: {error}") from None
         if problem.status != cp.OPTIMAL:
             raise SolverError(f"reference planner: solver status {problem.status!r}")
-        result = np.asarray(path.value, dtype=float) * scale
+        result = np.asarray(path.value, dtype=float)
+        if self.no_buyback:
+            result = _polish(result, ratio, np.asarray(linear.value))
+        result = result * scale
         result[-1] = 0.0
         return result
+
+
+def _polish(path: np.ndarray, ratio: float, linear: np.ndarray) -> np.ndarray:
+    """Interior-point answers stop a little inside the constraints n_k >= 0. Take the steps
+    whose trade the solver left near 0 as exactly 0, solve the remaining equality-constrained
+    problem directly (dense KKT system), and free any such step whose multiplier says the
+    objective would fall if it traded. Kept only if the result is feasible."""
+    steps = path.shape[0] - 1
+    scale = max(1.0, float(np.abs(path).max()))
+    trades = path[:-1] - path[1:]
+    resting = set(np.flatnonzero(trades <= 1e-6 * scale).tolist())
+    difference = np.eye(steps, steps + 1) - np.eye(steps, steps + 1, k=1)
+    hessian = 2.0 * (difference.T @ difference + ratio * np.diag(np.r_[0.0, np.ones(steps)]))
+    gradient_offset = np.r_[0.0, linear]
+    for _ in range(steps + 1):
+        order = sorted(resting)
+        constraints = np.array([np.eye(steps + 1)[0], np.eye(steps + 1)[steps]]
+                               + [difference[k] for k in order])
+        size = constraints.shape[0]
+        kkt = np.block([[hessian, constraints.T], [constraints, np.zeros((size, size))]])
+        rhs = np.r_[gradient_offset, path[0], np.zeros(size - 1)]
+        solution = np.linalg.solve(kkt, rhs)
+        polished, multipliers = solution[: steps + 1], -solution[steps + 3:]
+        if not order or multipliers.min() >= -1e-10 * scale:
+            break
+        resting.discard(order[int(np.argmin(multipliers))])
+    if np.all(polished[:-1] - polished[1:] >= -1e-12 * scale):
+        return polished
+    return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from simulator.cli import main
 from simulator.config import SimulationConfig
 from simulator.model import run_episode
 
-ACSIM = Path("/tmp/venv/bin/acsim")
+ACSIM = Path(sys.executable).with_name("acsim")  # the console script of this environment
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYS = {"episodes", "mean_is", "std_is", "stderr_is", "mean_is_bps", "var95", "cvar95"}
 

@@ -229,7 +229,9 @@ def test_run_with_a_study_file(tmp_path, capsys):
 def test_study_file_defaults(tmp_path):
     study = load_study(write(tmp_path, "[simulation]\nepisodes = 7\n"))
     assert study.strategies == DEFAULT_STUDY.strategies
-    assert study.baseline == 0
+    # without a baseline, adaptive AC when listed (as in the embedded study), else the first
+    assert study.strategies[study.baseline] == StrategyParameters("ac-adaptive")
+    assert study.baseline == DEFAULT_STUDY.baseline
     assert study.sweep == {}
     assert study.base.episodes == 7
 

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from simulator import statistics
 from simulator.statistics import paired_difference, summarise, summarise_chunks
 
 Z975 = stats.norm.ppf(0.975)
@@ -180,3 +181,25 @@ def test_paired_difference_written_out():
     assert result["std_difference"] == pytest.approx(sd, rel=1e-14)
     assert result["ci95_low"] == pytest.approx(3.5 - 1.959963984540054 * sd / 2, rel=1e-14)
     assert result["ci95_high"] == pytest.approx(3.5 + 1.959963984540054 * sd / 2, rel=1e-14)
+
+
+@pytest.mark.parametrize("limit", [1, 50, 1000])
+def test_quantiles_stay_exact_when_the_kept_values_are_capped(monkeypatch, limit):
+    """Memory bound: with at most `limit` values held while locating a quantile, heavy tails
+    (one huge outlier puts every other value in one histogram bin), ties and a point mass
+    still give numpy's exact quantiles and the exact tail mean."""
+    monkeypatch.setattr(statistics, "KEEP_LIMIT", limit)
+    rng = np.random.default_rng(7)
+    samples = [
+        np.concatenate([rng.normal(size=20_000), [1e7]]),
+        np.concatenate([np.zeros(5_000), [5.0], rng.normal(size=300)]),
+        rng.integers(0, 3, size=10_000).astype(float),
+    ]
+    for values in samples:
+        chunks = np.array_split(values, 7)
+        summary = statistics.summarise_chunks(lambda: chunks, 1.0)
+        var95 = np.quantile(values, 0.95)
+        assert summary["var95"] == var95
+        assert summary["q05"] == np.quantile(values, 0.05)
+        assert summary["q50"] == np.quantile(values, 0.5)
+        assert summary["cvar95"] == pytest.approx(values[values >= var95].mean(), rel=1e-12)

@@ -9,7 +9,7 @@ For every strategy (twap, vwap with a non-uniform profile, ac-static, ac-adaptiv
 ac-adaptive+no-buyback, extended with persistent/model/none forecasts, extended+no-buyback),
 both switching rules, both sides and every kind of initial count (balanced, stationary,
 a given number), episodes of blocks 0, 1 and 2 at offsets > 0 (`first` > 0 in
-`simulate_block`), across a chunk boundary of the ensemble kernel (256 episodes) and
+`simulate_block`), across a chunk boundary of the ensemble kernel (CHUNK_EPISODES episodes) and
 for many root seeds including 0, the vectorised path must equal the Mesa path bit for bit:
 counts, fields, prices, fills, holdings, trades and IS (np.array_equal); IS additionally
 to 1e-9 relative (implied, but stated as the contract).
@@ -25,7 +25,7 @@ import pytest
 from simulator.config import SimulationConfig
 from simulator.model import run_episode
 from simulator.randomness import BLOCK_SIZE
-from simulator.vectorised import simulate_block
+from simulator.vectorised import CHUNK_EPISODES, simulate_block
 
 PATH_FIELDS = ("momentum_counts", "fields", "prices", "fills", "holdings", "trades",
                "shortfall", "shortfall_bps")
@@ -112,10 +112,13 @@ def test_many_seeds_default_ensemble_replays(seed):
 
 @pytest.mark.parametrize("switching", ["kirman", "random-walk"])
 def test_chunk_boundary_of_the_count_kernel_replays(switching):
-    """The kernel works through 256 episodes at a time: episodes on both sides of the
-    boundary (first = 250, indices 255, 256, 257) and the last one replay in Mesa."""
+    """The kernel works through CHUNK_EPISODES episodes at a time: episodes on both sides of
+    the boundary and the last one replay in Mesa."""
     config = make_config(STRATEGIES["extended/model"], "sell", switching, "stationary", seed=0)
-    assert_replays(config, 0, 250, 300, indices=[0, 5, 255, 256, 257, 299])
+    chunk, first = CHUNK_EPISODES, 250
+    count = chunk + 60  # crosses the boundary between the first and the second chunk
+    assert_replays(config, 0, first, count,
+                   indices=[0, 5, chunk - 1, chunk, chunk + 1, count - 1])
 
 
 @pytest.mark.parametrize("label, side", [("extended/persistent+no-buyback", "sell"),
@@ -138,7 +141,7 @@ def test_no_buyback_episodes_of_a_large_batch_replay(label, side):
 @pytest.mark.parametrize("label", ["extended/persistent", "extended/model+no-buyback", "vwap"])
 def test_any_sub_range_of_a_block_equals_the_whole_block(label):
     """simulate_block(first, count) is a slice of simulate_block(0, 600), whatever the
-    offset (independent of the chunk of 256 it falls in)."""
+    offset (independent of the kernel chunk it falls in)."""
     config = make_config(STRATEGIES[label], "buy", "kirman", "stationary", seed=0)
     whole = simulate_block(config, 1, 0, 600)
     for first, count in ((0, 1), (17, 3), (255, 2), (300, 257), (599, 1)):
