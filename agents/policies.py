@@ -24,7 +24,12 @@ import numpy as np
 from strategies import almgren_chriss, baselines, ensemble
 from strategies.costs import trades_from_holdings
 from strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
-from strategies.parameters import ExtendedParameters, PlanningInputs, planning_inputs
+from strategies.parameters import (
+    ExtendedParameters,
+    PlanningInputs,
+    planning_drift,
+    planning_inputs,
+)
 
 if TYPE_CHECKING:
     from simulator.config import SimulationConfig
@@ -129,13 +134,14 @@ class RecedingHorizonPolicy:
         if self.no_buyback:
             return self._no_buyback_trades(observation, coupling)
         base = self.gains.first_trade_constant_drift(observation.holdings, remaining,
-                                                     market.side * market.drift)
+                                                     market.planning_drift)
         if coupling == 0.0:
             return base
         if self.forecast == "persistent":
             field_term = self.gains.constant_drift_gain[remaining] * observation.field
         else:
             field_term = self.field_term[remaining, observation.momentum_count]
+        # the field's part of the planning drift, side·coupling·f̂, through the same gains
         return base - market.side * coupling * field_term
 
 
@@ -148,7 +154,7 @@ class RecedingHorizonPolicy:
         inputs = planning_inputs(market, extended, forecasts[0], remaining)
         batch = PlanningInputs(inputs.step_length, inputs.effective_temporary_impact,
                                inputs.urgency,
-                               market.side * (market.drift + coupling * forecasts))
+                               planning_drift(market, coupling, forecasts))
         plans = optimal_holdings(batch, observation.holdings)
         result = plans[:, 0] - plans[:, 1]
         for episode in np.flatnonzero(np.any(np.diff(plans, axis=1) > 0.0, axis=1)

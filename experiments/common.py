@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from simulator.plots import save_figure  # noqa: E402
 from strategies import validation  # noqa: E402
 from strategies.errors import ParameterError  # noqa: E402
 
@@ -74,14 +75,6 @@ class ExperimentOutput:
         path.write_text(text)
         self.written.append(path)
         return path
-
-
-def save_figure(figure: plt.Figure, path: Path) -> Path:
-    """Lay out, save as PNG and close a figure."""
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
 
 
 def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,

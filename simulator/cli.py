@@ -30,7 +30,7 @@ from strategies.baselines import twap_holdings
 from strategies.costs import schedule_cost, trades_from_holdings, validate_holdings, validate_trades
 from strategies.errors import AcsimError, ParameterError
 from strategies.extended import extended_schedule
-from strategies.parameters import ExecutionProblem, ExtendedParameters
+from strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
 
 EXPERIMENTS = {
     "paper-synthetic": paper_synthetic,
@@ -157,7 +157,7 @@ def format_schedule_table(report: dict, problem: ExecutionProblem) -> str:
 
 def print_report(report: dict, problem: ExecutionProblem, output_format: str) -> None:
     if output_format == "json":
-        print(json.dumps(report, indent=2, allow_nan=True))
+        print(json_text(report))
     else:
         print(format_schedule_table(report, problem))
 
@@ -184,9 +184,9 @@ def command_schedule(args: argparse.Namespace) -> None:
         if args.model == "ac":
             extended, field_forecast = ExtendedParameters(), None
         holdings = extended_schedule(problem, extended, field_forecast, args.no_buyback)
-        urgency = problem.risk_aversion * problem.volatility**2 + extended.self_alpha
-        rate = almgren_chriss.discrete_kappa(urgency, problem.effective_temporary_impact,
-                                             problem.step_length)
+        inputs = planning_inputs(problem, extended)
+        rate = almgren_chriss.discrete_kappa(inputs.urgency, inputs.effective_temporary_impact,
+                                             inputs.step_length)
         title = ("Extended Almgren-Chriss schedule" if args.model == "extended"
                  else "Almgren-Chriss schedule") + (" (no buy-back)" if args.no_buyback else "")
     report = schedule_report(problem, holdings, rate, title, extended, field_forecast)
@@ -283,9 +283,10 @@ def command_simulate(args: argparse.Namespace) -> None:
     if args.engine == "mesa":
         if args.out or args.workers or args.scheduler or args.backend:
             raise ParameterError("--out, --workers, --backend and --scheduler need --engine fast")
-        shortfall = [float(run_episode(config, episode).shortfall[0])
-                     for episode in range(config.episodes)]
-        summary = summarise(shortfall, notional, config.market.risk_aversion)
+        episodes = [run_episode(config, episode) for episode in range(config.episodes)]
+        summary = summarise([float(e.shortfall[0]) for e in episodes], notional,
+                            config.market.risk_aversion)
+        summary["max_abs_final_holdings"] = max(abs(float(e.holdings[0, -1])) for e in episodes)
     else:
         study = Study(config, (config.strategy,))
         summary = run_study_in(study, args).summary.iloc[0].to_dict()
@@ -293,9 +294,24 @@ def command_simulate(args: argparse.Namespace) -> None:
     summary.update({"engine": args.engine, "strategy": strategy_label(config.strategy),
                     "seed": config.seed})
     if args.format == "json":
-        print(json.dumps(summary, indent=2, default=float))
+        print(json_text(summary))
     else:
         print(format_summary(summary))
+
+
+def json_text(value: object) -> str:
+    """Strict JSON: numpy numbers become plain numbers, NaN and infinities become null."""
+    def clean(item: object) -> object:
+        if isinstance(item, dict):
+            return {key: clean(entry) for key, entry in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(entry) for entry in item]
+        if isinstance(item, (float, np.floating)):
+            return float(item) if math.isfinite(item) else None
+        if isinstance(item, np.integer):
+            return int(item)
+        return item
+    return json.dumps(clean(value), indent=2, allow_nan=False)
 
 
 def run_study_in(study: Study, args: argparse.Namespace) -> StudyResults:
@@ -331,9 +347,9 @@ def command_run(args: argparse.Namespace) -> None:
     results = run_study_in(study, args)
     written = write_outputs(results, study)
     if args.format == "json":
-        print(json.dumps({"summary": results.summary.to_dict(orient="records"),
-                          "paired": results.paired.to_dict(orient="records"),
-                          "files": [str(path) for path in written]}, indent=2, default=float))
+        print(json_text({"summary": results.summary.to_dict(orient="records"),
+                         "paired": results.paired.to_dict(orient="records"),
+                         "files": [str(path) for path in written]}))
     else:
         print(format_tables(results))
 
@@ -349,12 +365,12 @@ def command_episode(args: argparse.Namespace) -> None:
         plot_episode(config, result, args.plot)
     if args.format == "json":
         frame = result.to_frame().drop(columns=["episode", "shortfall"])
-        print(json.dumps({
+        print(json_text({
             "seed": config.seed, "episode": args.episode, "strategy": config.strategy.name,
             "shortfall": float(result.shortfall[0]),
             "shortfall_bps": float(result.shortfall_bps[0]),
             "path": json.loads(frame.to_json(orient="records")),
-        }, indent=2))
+        }))
     else:
         frame = result.to_frame().drop(columns=["episode", "shortfall"]).set_index("step")
         print(f"episode {args.episode} of seed {config.seed}, strategy {config.strategy.name}: "

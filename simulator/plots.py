@@ -43,6 +43,12 @@ def plot_episode(config: SimulationConfig, result: EpisodeResults, path: str | P
     bottom.set_xlabel("time")
     bottom.legend(loc="upper left")
     trades.legend(loc="upper right")
+    save_figure(figure, Path(path))
+
+
+def save_figure(figure: plt.Figure, path: Path) -> Path:
+    """Lay out, save as PNG and close a figure."""
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    return path

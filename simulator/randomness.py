@@ -49,11 +49,6 @@ class EpisodeDraws:
     ensemble: np.ndarray
     noise: np.ndarray
 
-    def episode(self, index: int) -> "EpisodeDraws":
-        """The draws of one episode of this run, keeping a leading axis of length 1."""
-        part = slice(index, index + 1)
-        return EpisodeDraws(self.initial[part], self.ensemble[part], self.noise[part])
-
 
 def validate_seed(seed: object) -> int:
     """A root seed is an integer >= 0 (0 is a seed like any other)."""

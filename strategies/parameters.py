@@ -149,6 +149,13 @@ class PlanningInputs:
         return int(self.drift.shape[-1])
 
 
+def planning_drift(problem: ExecutionProblem, coupling: float,
+                   field_forecast: np.ndarray | float) -> np.ndarray:
+    """a_k = side·(α_exo + coupling·f̂_k), the planner's drift in sell-equivalent units
+    (any shape of forecasts, e.g. (episodes, steps))."""
+    return problem.side * (problem.drift + coupling * np.asarray(field_forecast, dtype=float))
+
+
 def planning_inputs(
     problem: ExecutionProblem,
     extended: ExtendedParameters | None = None,
@@ -169,6 +176,6 @@ def planning_inputs(
         forecast = np.full(steps, validation.finite_number("field_forecast", field_forecast))
     else:
         forecast = validation.finite_vector("field_forecast", field_forecast, steps)
-    drift = problem.side * (problem.drift + extended.coupling * forecast)
+    drift = planning_drift(problem, extended.coupling, forecast)
     urgency = problem.risk_aversion * problem.volatility**2 + extended.self_alpha
     return PlanningInputs(problem.step_length, problem.effective_temporary_impact, urgency, drift)
