@@ -64,3 +64,23 @@ def price_shocks(seed: int, block: int, episodes: int, steps: int) -> np.ndarray
                                                                            spawn_key=(block, 2))))
     uniforms = generator.random(episodes * steps)
     return ndtri(np.maximum(uniforms, 2.0**-54)).reshape(episodes, steps)
+
+
+def kirman_up_down(M: int, a1: float, a2: float, b: float, m: int) -> tuple[float, float]:
+    """MODEL §4, written out: p_up = (M-m)/M (a1 + b m/(M-1)), p_down = m/M (a2 + b(M-m)/(M-1))."""
+    up = (M - m) / M * (a1 + b * m / (M - 1))
+    down = m / M * (a2 + b * (M - m) / (M - 1))
+    return up, down
+
+
+def kirman_micro_matrix(M: int, a1: float, a2: float, b: float) -> np.ndarray:
+    """The one-micro-update transition matrix of the count, built entry by entry."""
+    matrix = np.zeros((M + 1, M + 1))
+    for m in range(M + 1):
+        up, down = kirman_up_down(M, a1, a2, b, m)
+        if m < M:
+            matrix[m, m + 1] = up
+        if m > 0:
+            matrix[m, m - 1] = down
+        matrix[m, m] = 1.0 - up - down
+    return matrix

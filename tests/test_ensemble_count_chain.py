@@ -18,6 +18,7 @@ from scipy import stats
 
 from simulator.config import SimulationConfig
 from agents.policies import RecedingHorizonPolicy
+from oracles import kirman_micro_matrix, kirman_up_down
 from strategies import ensemble
 from strategies.ensemble import EnsembleParameters
 from strategies.errors import ParameterError
@@ -36,25 +37,6 @@ KIRMAN_CASES = [
 def kirman(M, a1, a2, b, **extra):
     return EnsembleParameters(agents=M, switch_to_momentum=a1, switch_to_mean_reversion=a2,
                               herding=b, switching="kirman", **extra)
-
-
-def formula_up_down(M, a1, a2, b, m):
-    """MODEL §4, written out: p_up = (M-m)/M (a1 + b m/(M-1)), p_down = m/M (a2 + b(M-m)/(M-1))."""
-    up = (M - m) / M * (a1 + b * m / (M - 1))
-    down = m / M * (a2 + b * (M - m) / (M - 1))
-    return up, down
-
-
-def loop_micro_matrix(M, a1, a2, b):
-    matrix = np.zeros((M + 1, M + 1))
-    for m in range(M + 1):
-        up, down = formula_up_down(M, a1, a2, b, m)
-        if m < M:
-            matrix[m, m + 1] = up
-        if m > 0:
-            matrix[m, m - 1] = down
-        matrix[m, m] = 1.0 - up - down
-    return matrix
 
 
 def loop_random_walk_matrix(M, p):
@@ -85,7 +67,7 @@ def test_micro_update_probabilities_match_model_formula(M, a1, a2, b):
     counts = np.arange(M + 1)
     up, down = ensemble.micro_update_probabilities(kirman(M, a1, a2, b), counts)
     for m in range(M + 1):
-        expect_up, expect_down = formula_up_down(M, a1, a2, b, m)
+        expect_up, expect_down = kirman_up_down(M, a1, a2, b, m)
         assert up[m] == pytest.approx(expect_up, rel=1e-14, abs=1e-16)
         assert down[m] == pytest.approx(expect_down, rel=1e-14, abs=1e-16)
     # boundaries: cannot go below 0 or above M
@@ -105,7 +87,7 @@ def test_mean_micro_drift_is_linear(M, a1, a2, b):
 def test_step_transition_matrix_is_micro_matrix_to_the_M(M, a1, a2, b):
     """One step = M asynchronous micro-updates: P = micro^M (not a snapshot update)."""
     expected = np.eye(M + 1)
-    micro = loop_micro_matrix(M, a1, a2, b)
+    micro = kirman_micro_matrix(M, a1, a2, b)
     for _ in range(M):
         expected = expected @ micro
     got = ensemble.step_transition_matrix(kirman(M, a1, a2, b))
@@ -127,13 +109,13 @@ def test_stationary_law_is_beta_binomial_and_solves_pi_P(M, a1, a2, b):
     params = kirman(M, a1, a2, b)
     got = ensemble.stationary_law(params)
     # (1) π P = π solved here from the loop-built one-step matrix
-    P = np.linalg.matrix_power(loop_micro_matrix(M, a1, a2, b), M)
+    P = np.linalg.matrix_power(kirman_micro_matrix(M, a1, a2, b), M)
     np.testing.assert_allclose(got, solve_stationary(P), rtol=0, atol=1e-10)
     # (2) detailed balance of the micro chain: π(m+1)/π(m) = p_up(m)/p_down(m+1)
     balance = np.ones(M + 1)
     for m in range(M):
-        up, _ = formula_up_down(M, a1, a2, b, m)
-        _, down = formula_up_down(M, a1, a2, b, m + 1)
+        up, _ = kirman_up_down(M, a1, a2, b, m)
+        _, down = kirman_up_down(M, a1, a2, b, m + 1)
         balance[m + 1] = balance[m] * up / down
     np.testing.assert_allclose(got, balance / balance.sum(), rtol=1e-10, atol=1e-14)
     # (3) scipy's beta-binomial with A_i = a_i (M-1)/b
@@ -149,7 +131,7 @@ def test_stationary_law_without_herding_is_binomial():
     got = ensemble.stationary_law(kirman(M, a1, a2, 0.0))
     np.testing.assert_allclose(got, stats.binom(M, a1 / (a1 + a2)).pmf(np.arange(M + 1)),
                                rtol=1e-10, atol=1e-15)
-    P = np.linalg.matrix_power(loop_micro_matrix(M, a1, a2, 0.0), M)
+    P = np.linalg.matrix_power(kirman_micro_matrix(M, a1, a2, 0.0), M)
     np.testing.assert_allclose(got, solve_stationary(P), rtol=0, atol=1e-10)
 
 

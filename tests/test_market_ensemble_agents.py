@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from oracles import kirman_micro_matrix, kirman_up_down
 from simulator.config import SimulationConfig
 from simulator.model import ExecutionMarket, run_episode
 from simulator.randomness import block_draws, episode_draws
@@ -68,12 +69,6 @@ def sweep(model, uniforms=GRID_UNIFORMS):
     return changes
 
 
-def formula_up_down(M, a1, a2, b, m):
-    up = (M - m) / M * (a1 + b * m / (M - 1))
-    down = m / M * (a2 + b * (M - m) / (M - 1))
-    return up, down
-
-
 def merged_chi_square(observed, expected, minimum=5.0):
     """Chi-square after merging adjacent bins left to right until each expects >= minimum."""
     obs_bins, exp_bins, o_acc, e_acc = [], [], 0.0, 0.0
@@ -111,7 +106,7 @@ def test_micro_update_of_mesa_agents_realises_p_up_p_down(M, a1, a2, b):
                              herding=b)
         changes = sweep(fresh_model(config))
         assert set(np.unique(changes)) <= {-1, 0, 1}
-        up, down = formula_up_down(M, a1, a2, b, m)
+        up, down = kirman_up_down(M, a1, a2, b, m)
         assert abs(np.mean(changes == 1) - up) <= tolerance, (m, np.mean(changes == 1), up)
         assert abs(np.mean(changes == -1) - down) <= tolerance, (m, np.mean(changes == -1), down)
 
@@ -121,7 +116,7 @@ def test_sweep_would_detect_self_copying():
     from MODEL's formula by far more than the sweep's tolerance."""
     M, a1, b, m = 5, 0.125, 0.5, 2
     with_self = (M - m) / M * (a1 + b * m / M)
-    without_self, _ = formula_up_down(M, a1, 0.0625, b, m)
+    without_self, _ = kirman_up_down(M, a1, 0.0625, b, m)
     assert abs(with_self - without_self) > 20 * (2 * M / GRID)
 
 
@@ -186,18 +181,6 @@ def test_random_walk_step_of_mesa_agents(M, p):
 
 # --- chi-square tests ----------------------------------------------------------------------
 
-def micro_matrix(M, a1, a2, b):
-    matrix = np.zeros((M + 1, M + 1))
-    for m in range(M + 1):
-        up, down = formula_up_down(M, a1, a2, b, m)
-        if m < M:
-            matrix[m, m + 1] = up
-        if m > 0:
-            matrix[m, m - 1] = down
-        matrix[m, m] = 1.0 - up - down
-    return matrix
-
-
 def test_one_step_law_from_fixed_count_is_row_of_micro_matrix_power():
     """M sequential micro-updates (not a start-of-step snapshot): the law of m_1 given
     m_0 is row m_0 of micro^M. Drives update_ensemble with the protocol's block draws."""
@@ -211,7 +194,7 @@ def test_one_step_law_from_fixed_count_is_row_of_micro_matrix_power():
         model.update_ensemble(draws[r, 0])
         counts[r] = model.momentum_count
         restorer.restore()
-    law = np.linalg.matrix_power(micro_matrix(M, a1, a2, b), M)[m0]
+    law = np.linalg.matrix_power(kirman_micro_matrix(M, a1, a2, b), M)[m0]
     observed = np.bincount(counts, minlength=M + 1)
     _, p_value = merged_chi_square(observed, replicas * law)
     assert p_value > SIGNIFICANCE

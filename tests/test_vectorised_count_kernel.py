@@ -23,6 +23,7 @@ import pytest
 from scipy import stats
 
 from simulator.randomness import BLOCK_SIZE
+from oracles import kirman_up_down
 from simulator.vectorised import _kirman_counts, ensemble_paths, random_walk_step
 from strategies.ensemble import EnsembleParameters
 
@@ -38,13 +39,6 @@ KIRMAN_CASES = [
     (7, 0.0, 0.17, 0.8),      # a1 = 0
     (6, 0.3, 0.1, 0.7),       # a1 + b = 1
 ]
-
-
-def model_up_down(M, a1, a2, b, m):
-    """MODEL.md §4, written out."""
-    up = (M - m) / M * (a1 + b * m / (M - 1))
-    down = m / M * (a2 + b * (M - m) / (M - 1))
-    return up, down
 
 
 def kirman(M, a1, a2, b, **extra):
@@ -72,7 +66,7 @@ def test_one_micro_update_moves_with_the_model_probabilities(M, a1, a2, b):
         after = one_micro_update(parameters, m, UNIFORM_GRID)
         moves = after - m
         assert set(np.unique(moves)) <= {-1, 0, 1}, (m, np.unique(moves))
-        up, down = model_up_down(M, a1, a2, b, m)
+        up, down = kirman_up_down(M, a1, a2, b, m)
         got_up, got_down = np.mean(moves == 1), np.mean(moves == -1)
         assert abs(got_up - up) <= tolerance, (
             f"M={M} a1={a1} a2={a2} b={b} m={m}: p_up expected {up}, kernel {got_up}")
