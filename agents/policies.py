@@ -103,7 +103,6 @@ class RecedingHorizonPolicy:
     def start(self, config: "SimulationConfig") -> None:
         market = config.market
         self.market = market
-        self.ensemble = config.ensemble
         self.extended = config.extended if self.believes_feedback else ExtendedParameters()
         self.inputs = planning_inputs(market, self.extended)
         self.gains = LinearGains.from_inputs(self.inputs)
@@ -149,18 +148,15 @@ class RecedingHorizonPolicy:
         """First trades with n_k >= 0: the unconstrained plans of all episodes in one batched
         solve; only episodes whose plan would buy back go through the exact active set."""
         market, remaining = self.market, observation.remaining_steps
-        extended = ExtendedParameters(coupling, self.extended.self_alpha)
-        forecasts = self.field_forecast(observation)
-        inputs = planning_inputs(market, extended, forecasts[0], remaining)
-        batch = PlanningInputs(inputs.step_length, inputs.effective_temporary_impact,
-                               inputs.urgency,
-                               planning_drift(market, coupling, forecasts))
+        batch = PlanningInputs(self.inputs.step_length, self.inputs.effective_temporary_impact,
+                               self.inputs.urgency,
+                               planning_drift(market, coupling, self.field_forecast(observation)))
         plans = optimal_holdings(batch, observation.holdings)
         result = plans[:, 0] - plans[:, 1]
         for episode in np.flatnonzero(np.any(np.diff(plans, axis=1) > 0.0, axis=1)
                                       | (observation.holdings < 0.0)):
-            single = PlanningInputs(inputs.step_length, inputs.effective_temporary_impact,
-                                    inputs.urgency, batch.drift[episode])
+            single = PlanningInputs(batch.step_length, batch.effective_temporary_impact,
+                                    batch.urgency, batch.drift[episode])
             path = no_buyback_holdings(single, observation.holdings[episode])
             result[episode] = path[0] - path[1]
         return result

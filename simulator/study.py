@@ -276,22 +276,16 @@ class StudyResults:
     out: Path
 
 
-def _column_chunks(out: Path, study: Study, column: str):
+def _column_chunks(out: Path, study: Study, column: str, minus: str | None = None):
+    """A callable giving a fresh pass over `column` (or `column - minus`), block by block."""
     files = [block_path(out, block) for block, _ in study.blocks()]
+    columns = [column] if minus is None else [column, minus]
 
     def chunks():
         for path in files:
-            yield pq.read_table(path, columns=[column]).column(0).to_numpy()
-    return chunks
-
-
-def _difference_chunks(out: Path, study: Study, first: str, second: str):
-    files = [block_path(out, block) for block, _ in study.blocks()]
-
-    def chunks():
-        for path in files:
-            table = pq.read_table(path, columns=[first, second])
-            yield table.column(0).to_numpy() - table.column(1).to_numpy()
+            table = pq.read_table(path, columns=columns)
+            values = table.column(0).to_numpy()
+            yield values if minus is None else values - table.column(1).to_numpy()
     return chunks
 
 
@@ -316,8 +310,8 @@ def summarise_study(study: Study, out: str | Path) -> StudyResults:
             index = start + offset
             if index == base_index:
                 continue
-            stats = paired_difference(_difference_chunks(
-                out, study, f"shortfall_{index}", f"shortfall_{base_index}"))
+            stats = paired_difference(_column_chunks(
+                out, study, f"shortfall_{index}", minus=f"shortfall_{base_index}"))
             paired.append({"strategy": cases[index].strategy,
                            "baseline": cases[base_index].strategy,
                            **cases[index].point, **stats})

@@ -84,3 +84,21 @@ def kirman_micro_matrix(M: int, a1: float, a2: float, b: float) -> np.ndarray:
             matrix[m, m - 1] = down
         matrix[m, m] = 1.0 - up - down
     return matrix
+
+
+def strategy_settings(volume_profile: tuple) -> dict[str, dict]:
+    """Every built-in strategy variant as [strategy] settings, keyed by its label."""
+    return {
+        "twap": {"name": "twap"},
+        "vwap": {"name": "vwap", "volume_profile": tuple(volume_profile)},
+        "ac-static": {"name": "ac-static"},
+        "ac-adaptive": {"name": "ac-adaptive"},
+        "ac-adaptive+no-buyback": {"name": "ac-adaptive", "no_buyback": True},
+        "extended/persistent": {"name": "extended", "forecast": "persistent"},
+        "extended/model": {"name": "extended", "forecast": "model"},
+        "extended/none": {"name": "extended", "forecast": "none"},
+        "extended/persistent+no-buyback": {"name": "extended", "forecast": "persistent",
+                                           "no_buyback": True},
+        "extended/model+no-buyback": {"name": "extended", "forecast": "model",
+                                      "no_buyback": True},
+    }

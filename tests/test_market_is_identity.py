@@ -14,25 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from oracles import strategy_settings
 from simulator.config import SimulationConfig
 from simulator.model import run_episode
 
 STEPS = 12
 PROFILE = tuple(float(v) for v in (3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8))
 
-STRATEGIES = {
-    "twap": {"name": "twap"},
-    "vwap": {"name": "vwap", "volume_profile": PROFILE},
-    "ac-static": {"name": "ac-static"},
-    "ac-adaptive": {"name": "ac-adaptive"},
-    "ac-adaptive-no-buyback": {"name": "ac-adaptive", "no_buyback": True},
-    "extended-persistent": {"name": "extended", "forecast": "persistent"},
-    "extended-model": {"name": "extended", "forecast": "model"},
-    "extended-none": {"name": "extended", "forecast": "none"},
-    "extended-persistent-no-buyback": {"name": "extended", "forecast": "persistent",
-                                       "no_buyback": True},
-    "extended-model-no-buyback": {"name": "extended", "forecast": "model", "no_buyback": True},
-}
+STRATEGIES = strategy_settings(PROFILE)
 EPISODES = (0, 1, 5)
 
 
@@ -93,10 +82,10 @@ def test_scenario_exercises_trades_against_the_order(side):
     """Guard: the parameters above make the extended agent trade against the order
     (n_k < 0) on some episodes, so the ε·Σ|n_k| term and sgn(n_k) of the fill are
     exercised by the identity test, not only positive trades."""
-    config = config_for("extended-persistent", side, "kirman")
+    config = config_for("extended/persistent", side, "kirman")
     trades = np.concatenate([run_episode(config, e).trades[0] for e in range(10)])
     assert np.any(trades < 0.0) and np.any(trades > 0.0)
-    constrained = config_for("extended-persistent-no-buyback", side, "kirman")
+    constrained = config_for("extended/persistent+no-buyback", side, "kirman")
     trades_nb = np.concatenate([run_episode(constrained, e).trades[0] for e in range(10)])
     assert np.all(trades_nb >= -1e-9 * constrained.market.shares)
     assert np.max(np.abs(trades_nb - trades)) > 1.0  # the constraint binds somewhere

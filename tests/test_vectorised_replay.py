@@ -22,6 +22,7 @@ import itertools
 import numpy as np
 import pytest
 
+from oracles import strategy_settings
 from simulator.config import SimulationConfig
 from simulator.model import run_episode
 from simulator.randomness import BLOCK_SIZE
@@ -31,19 +32,7 @@ PATH_FIELDS = ("momentum_counts", "fields", "prices", "fills", "holdings", "trad
                "shortfall", "shortfall_bps")
 STEPS = 12
 VWAP_PROFILE = (3.0, 1.0, 0.0, 2.0, 5.0, 1.0, 1.0, 4.0, 0.5, 2.0, 1.0, 6.0)
-STRATEGIES = {
-    "twap": {"name": "twap"},
-    "vwap": {"name": "vwap", "volume_profile": VWAP_PROFILE},
-    "ac-static": {"name": "ac-static"},
-    "ac-adaptive": {"name": "ac-adaptive"},
-    "ac-adaptive+no-buyback": {"name": "ac-adaptive", "no_buyback": True},
-    "extended/persistent": {"name": "extended", "forecast": "persistent"},
-    "extended/model": {"name": "extended", "forecast": "model"},
-    "extended/none": {"name": "extended", "forecast": "none"},
-    "extended/persistent+no-buyback": {"name": "extended", "forecast": "persistent",
-                                       "no_buyback": True},
-    "extended/model+no-buyback": {"name": "extended", "forecast": "model", "no_buyback": True},
-}
+STRATEGIES = strategy_settings(VWAP_PROFILE)
 SEEDS = (0, 1, 7, 2**32 + 5, 123_456_789, 2**63 - 1)
 INITIALS = ("balanced", "stationary", 4)
 # (block, first offset, count): offsets > 0 in blocks 0, 1 (episode 4096+17) and 2,
