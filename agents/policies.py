@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from strategies import almgren_chriss, baselines, ensemble
-from strategies.costs import trades_from_holdings
-from strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
-from strategies.parameters import (
+from acsim.strategies import almgren_chriss, baselines, ensemble
+from acsim.strategies.costs import trades_from_holdings
+from acsim.strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
+from acsim.strategies.parameters import (
     ExtendedParameters,
     PlanningInputs,
     planning_drift,
@@ -32,7 +32,7 @@ from strategies.parameters import (
 )
 
 if TYPE_CHECKING:
-    from simulator.config import SimulationConfig
+    from acsim.simulator.config import SimulationConfig
 
 
 @dataclass(frozen=True)

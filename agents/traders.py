@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agents.policies import ExecutionPolicy, Observation
+from acsim.agents.policies import ExecutionPolicy, Observation
 
 if TYPE_CHECKING:
-    from simulator.model import ExecutionMarket
+    from acsim.simulator.model import ExecutionMarket
 
 
 class EnsembleTrader(mesa.Agent):

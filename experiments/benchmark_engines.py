@@ -27,14 +27,14 @@ import time
 
 import numpy as np
 
-from agents.policies import Observation, RecedingHorizonPolicy
-from simulator.config import SimulationConfig, StrategyParameters
-from simulator.model import run_episode
-from simulator.study import Study, run_study
-from simulator.vectorised import simulate_block
-from strategies import validation
-from strategies.parameters import ExtendedParameters, planning_inputs
-from strategies.reference import ReferencePlanner
+from acsim.agents.policies import Observation, RecedingHorizonPolicy
+from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.model import run_episode
+from acsim.simulator.study import Study, run_study
+from acsim.simulator.vectorised import simulate_block
+from acsim.strategies import validation
+from acsim.strategies.parameters import ExtendedParameters, planning_inputs
+from acsim.strategies.reference import ReferencePlanner
 
 
 class NaiveCvxpyPolicy(RecedingHorizonPolicy):

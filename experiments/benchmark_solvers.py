@@ -28,14 +28,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-from strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
-from strategies.parameters import (
+from acsim.strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
+from acsim.strategies.parameters import (
     ExecutionProblem,
     ExtendedParameters,
     PlanningInputs,
     planning_inputs,
 )
-from strategies.reference import ReferencePlanner
+from acsim.strategies.reference import ReferencePlanner
 
 # Solves per timed repeat of the unbatched cases (cvxpy is slow, so it gets fewer).
 FAST_SOLVES = 1000

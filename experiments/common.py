@@ -16,9 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from simulator.plots import save_figure  # noqa: E402
-from strategies import validation  # noqa: E402
-from strategies.errors import ParameterError  # noqa: E402
+from acsim.simulator.plots import save_figure  # noqa: E402
+from acsim.strategies import validation  # noqa: E402
+from acsim.strategies.errors import ParameterError  # noqa: E402
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,

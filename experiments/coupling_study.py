@@ -15,14 +15,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from experiments.common import (
+from acsim.experiments.common import (
     ExperimentOutput,
     add_common_arguments,
     episodes_from_args,
     errorbar_panels,
 )
-from simulator.config import SimulationConfig, StrategyParameters
-from simulator.study import Study, run_study
+from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.study import Study, run_study
 
 COUPLINGS = (0.0, 0.0025, 0.005, 0.01, 0.02)
 SELF_ALPHAS = (0.0, 2e-5, 1e-4)

@@ -17,13 +17,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
-from simulator.config import SimulationConfig, StrategyParameters
-from simulator.statistics import Z95
-from simulator.study import Study, load_episodes, run_study
-from strategies import almgren_chriss
-from strategies.baselines import immediate_holdings, twap_holdings
-from strategies.costs import schedule_cost
+from acsim.experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
+from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.statistics import Z95
+from acsim.simulator.study import Study, load_episodes, run_study
+from acsim.strategies import almgren_chriss
+from acsim.strategies.baselines import immediate_holdings, twap_holdings
+from acsim.strategies.costs import schedule_cost
 
 MONTE_CARLO_AVERSIONS = (0.0, 0.0005, 0.002, 0.005, 0.02, 0.1)
 

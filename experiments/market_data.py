@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from strategies import validation
-from strategies.errors import AcsimError, ParameterError
-from strategies.parameters import ExecutionProblem
+from acsim.strategies import validation
+from acsim.strategies.errors import AcsimError, ParameterError
+from acsim.strategies.parameters import ExecutionProblem
 
 EXCHANGE_TIMEZONE = "America/New_York"
 REGULAR_OPEN_MINUTE = 9 * 60 + 30  # 09:30 local exchange time

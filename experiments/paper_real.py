@@ -41,15 +41,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from experiments import market_data
-from experiments.common import ExperimentOutput, add_common_arguments
-from simulator import market
-from strategies import almgren_chriss, validation
-from strategies.baselines import twap_holdings
-from strategies.costs import holdings_from_trades, shortfall_variance, trades_from_holdings
-from strategies.errors import ParameterError
-from strategies.paper import INVENTORY_READINGS, PaperParameters, PaperQP, paper_objective
-from strategies.parameters import ExecutionProblem
+from acsim.experiments import market_data
+from acsim.experiments.common import ExperimentOutput, add_common_arguments
+from acsim.simulator import market
+from acsim.strategies import almgren_chriss, validation
+from acsim.strategies.baselines import twap_holdings
+from acsim.strategies.costs import holdings_from_trades, shortfall_variance, trades_from_holdings
+from acsim.strategies.errors import ParameterError
+from acsim.strategies.paper import INVENTORY_READINGS, PaperParameters, PaperQP, paper_objective
+from acsim.strategies.parameters import ExecutionProblem
 
 COUPLINGS = (0.0, 0.5, 1.0)
 QUICK_STEPS = 24

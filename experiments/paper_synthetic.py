@@ -23,21 +23,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from experiments.common import (
+from acsim.experiments.common import (
     ExperimentOutput,
     add_common_arguments,
     episodes_from_args,
     errorbar_panels,
 )
-from simulator.config import SimulationConfig, StrategyParameters
-from simulator.randomness import BLOCK_SIZE
-from simulator.statistics import Z95
-from simulator.study import Study, run_study
-from simulator.vectorised import ensemble_paths
-from strategies import ensemble, validation
-from strategies.ensemble import EnsembleParameters
-from strategies.paper import INVENTORY_READINGS, PaperParameters, PaperQP, paper_objective
-from strategies.parameters import ExecutionProblem
+from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.randomness import BLOCK_SIZE
+from acsim.simulator.statistics import Z95
+from acsim.simulator.study import Study, run_study
+from acsim.simulator.vectorised import ensemble_paths
+from acsim.strategies import ensemble, validation
+from acsim.strategies.ensemble import EnsembleParameters
+from acsim.strategies.paper import INVENTORY_READINGS, PaperParameters, PaperQP, paper_objective
+from acsim.strategies.parameters import ExecutionProblem
 
 COUPLINGS = (0.0, 0.1, 0.5, 1.0, 2.0)
 SELF_ALPHAS = (0.01, 1.0)

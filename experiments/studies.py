@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.common import errorbar_panels, save_figure
-from simulator.config import (
+from acsim.experiments.common import errorbar_panels, save_figure
+from acsim.simulator.config import (
     SimulationConfig,
     StrategyParameters,
     build_config,
     read_toml,
 )
-from simulator.study import Study, StudyResults, strategy_label
-from strategies.errors import ParameterError
+from acsim.simulator.study import Study, StudyResults, strategy_label
+from acsim.strategies.errors import ParameterError
 
 DEFAULT_STUDY = Study(
     base=SimulationConfig(episodes=200_000, seed=0),

@@ -17,20 +17,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from experiments import benchmark_engines, coupling_study, frontier, paper_real, paper_synthetic
-from experiments.studies import DEFAULT_STUDY, format_tables, load_study, write_outputs
-from simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
-from simulator.config import DEFAULT_MARKET, FORECASTS, STRATEGIES, SimulationConfig, load_config
-from simulator.model import run_episode
-from simulator.results import format_summary
-from simulator.statistics import summarise
-from strategies import almgren_chriss
-from strategies.ensemble import SWITCHING_RULES
-from strategies.baselines import twap_holdings
-from strategies.costs import schedule_cost, trades_from_holdings, validate_holdings, validate_trades
-from strategies.errors import AcsimError, ParameterError
-from strategies.extended import extended_schedule
-from strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
+from acsim.experiments import benchmark_engines, coupling_study, frontier, paper_real, paper_synthetic
+from acsim.experiments.studies import DEFAULT_STUDY, format_tables, load_study, write_outputs
+from acsim.simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
+from acsim.simulator.config import DEFAULT_MARKET, FORECASTS, STRATEGIES, SimulationConfig, load_config
+from acsim.simulator.model import run_episode
+from acsim.simulator.results import format_summary
+from acsim.simulator.statistics import summarise
+from acsim.strategies import almgren_chriss
+from acsim.strategies.ensemble import SWITCHING_RULES
+from acsim.strategies.baselines import twap_holdings
+from acsim.strategies.costs import schedule_cost, trades_from_holdings, validate_holdings, validate_trades
+from acsim.strategies.errors import AcsimError, ParameterError
+from acsim.strategies.extended import extended_schedule
+from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
 
 EXPERIMENTS = {
     "paper-synthetic": paper_synthetic,
@@ -360,7 +360,7 @@ def command_episode(args: argparse.Namespace) -> None:
     config = config_from_args(args)
     result = run_episode(config, args.episode)
     if args.plot:
-        from simulator.plots import plot_episode
+        from acsim.simulator.plots import plot_episode
 
         plot_episode(config, result, args.plot)
     if args.format == "json":

@@ -24,10 +24,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from strategies import validation
-from strategies.ensemble import EnsembleParameters
-from strategies.errors import ParameterError
-from strategies.parameters import ExecutionProblem, ExtendedParameters
+from acsim.strategies import validation
+from acsim.strategies.ensemble import EnsembleParameters
+from acsim.strategies.errors import ParameterError
+from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
 
 STRATEGIES = ("twap", "vwap", "ac-static", "ac-adaptive", "extended")
 FORECASTS = ("persistent", "model", "none")

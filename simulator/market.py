@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from strategies.parameters import ExecutionProblem, ExtendedParameters
+from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
 
 
 def fill_price(problem: ExecutionProblem, price: np.ndarray, trade: np.ndarray) -> np.ndarray:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from agents.policies import ExecutionPolicy, make_policy
-from agents.traders import EnsembleTrader, ExecutingAgent
-from simulator import market
-from simulator.config import SimulationConfig
-from simulator.randomness import EpisodeDraws, episode_draws
-from simulator.results import EpisodeResults
-from strategies import ensemble
+from acsim.agents.policies import ExecutionPolicy, make_policy
+from acsim.agents.traders import EnsembleTrader, ExecutingAgent
+from acsim.simulator import market
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.randomness import EpisodeDraws, episode_draws
+from acsim.simulator.results import EpisodeResults
+from acsim.strategies import ensemble
 
 
 class ExecutionMarket(mesa.Model):

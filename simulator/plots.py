@@ -9,8 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from simulator.config import SimulationConfig  # noqa: E402
-from simulator.results import EpisodeResults  # noqa: E402
+from acsim.simulator.config import SimulationConfig  # noqa: E402
+from acsim.simulator.results import EpisodeResults  # noqa: E402
 
 
 def plot_episode(config: SimulationConfig, result: EpisodeResults, path: str | Path) -> None:

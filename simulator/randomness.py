@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from strategies import validation
+from acsim.strategies import validation
 
 BLOCK_SIZE = 4096
 INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM = 0, 1, 2

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator import market
-from strategies.parameters import ExecutionProblem
+from acsim.simulator import market
+from acsim.strategies.parameters import ExecutionProblem
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from agents.policies import make_policy
-from simulator.config import SECTIONS, SimulationConfig, StrategyParameters
-from simulator.randomness import BLOCK_SIZE, noise_shocks
-from simulator.statistics import paired_difference, summarise_chunks
-from simulator.vectorised import ensemble_paths, execute
-from strategies.errors import ParameterError
+from acsim.agents.policies import make_policy
+from acsim.simulator.config import SECTIONS, SimulationConfig, StrategyParameters
+from acsim.simulator.randomness import BLOCK_SIZE, noise_shocks
+from acsim.simulator.statistics import paired_difference, summarise_chunks
+from acsim.simulator.vectorised import ensemble_paths, execute
+from acsim.strategies.errors import ParameterError
 
 MANIFEST_VERSION = 1
 

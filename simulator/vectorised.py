@@ -16,13 +16,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from agents.policies import ExecutionPolicy, Observation, make_policy
-from simulator import market
-from simulator.config import SimulationConfig
-from simulator.randomness import BLOCK_SIZE, ensemble_stream, initial_uniforms, noise_shocks
-from simulator.results import EpisodeResults
-from strategies import ensemble
-from strategies.ensemble import EnsembleParameters
+from acsim.agents.policies import ExecutionPolicy, Observation, make_policy
+from acsim.simulator import market
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.randomness import BLOCK_SIZE, ensemble_stream, initial_uniforms, noise_shocks
+from acsim.simulator.results import EpisodeResults
+from acsim.strategies import ensemble
+from acsim.strategies.ensemble import EnsembleParameters
 
 CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a time
 

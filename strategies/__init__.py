@@ -3,7 +3,7 @@
 Nothing here holds simulation state. See MODEL.md (§3) for the formulas.
 """
 
-from strategies.almgren_chriss import (
+from acsim.strategies.almgren_chriss import (
     ACSchedule,
     Frontier,
     closed_form_cost,
@@ -14,8 +14,8 @@ from strategies.almgren_chriss import (
     kappa,
     optimal_schedule,
 )
-from strategies.baselines import immediate_holdings, twap_holdings, vwap_holdings
-from strategies.costs import (
+from acsim.strategies.baselines import immediate_holdings, twap_holdings, vwap_holdings
+from acsim.strategies.costs import (
     ScheduleCost,
     expected_shortfall,
     holdings_from_trades,
@@ -23,10 +23,10 @@ from strategies.costs import (
     shortfall_variance,
     trades_from_holdings,
 )
-from strategies.errors import AcsimError, InfeasibleProblemError, ParameterError, SolverError
-from strategies.extended import LinearGains, extended_schedule, no_buyback_holdings
-from strategies.extended import optimal_holdings as extended_holdings
-from strategies.parameters import (
+from acsim.strategies.errors import AcsimError, InfeasibleProblemError, ParameterError, SolverError
+from acsim.strategies.extended import LinearGains, extended_schedule, no_buyback_holdings
+from acsim.strategies.extended import optimal_holdings as extended_holdings
+from acsim.strategies.parameters import (
     BUY,
     SELL,
     ExecutionProblem,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies.costs import ScheduleCost, schedule_cost, trades_from_holdings
-from strategies.parameters import ExecutionProblem
+from acsim.strategies.costs import ScheduleCost, schedule_cost, trades_from_holdings
+from acsim.strategies.parameters import ExecutionProblem
 
 
 SMALL_DECAY = 1e-8  # below this κT the drift term's limit is exact to rounding

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from strategies import validation
-from strategies.costs import holdings_from_trades
-from strategies.errors import ParameterError
-from strategies.parameters import ExecutionProblem
+from acsim.strategies import validation
+from acsim.strategies.costs import holdings_from_trades
+from acsim.strategies.errors import ParameterError
+from acsim.strategies.parameters import ExecutionProblem
 
 
 def twap_holdings(problem: ExecutionProblem) -> np.ndarray:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies import validation
-from strategies.errors import ParameterError
-from strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
+from acsim.strategies import validation
+from acsim.strategies.errors import ParameterError
+from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
 
 
 def trades_from_holdings(holdings: np.ndarray) -> np.ndarray:

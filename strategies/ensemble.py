@@ -27,8 +27,8 @@ import numpy as np
 from scipy.special import betaln, gammaln
 from scipy.stats import binom
 
-from strategies import validation
-from strategies.errors import ParameterError
+from acsim.strategies import validation
+from acsim.strategies.errors import ParameterError
 
 SWITCHING_RULES = ("kirman", "random-walk")
 INITIAL_COUNTS = ("balanced", "stationary")

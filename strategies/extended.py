@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg.lapack import dgtsv
 
-from strategies.almgren_chriss import discrete_kappa, sinh_ratio
-from strategies.errors import InfeasibleProblemError, SolverError
-from strategies.parameters import (
+from acsim.strategies.almgren_chriss import discrete_kappa, sinh_ratio
+from acsim.strategies.errors import InfeasibleProblemError, SolverError
+from acsim.strategies.parameters import (
     ExecutionProblem,
     ExtendedParameters,
     PlanningInputs,

@@ -23,9 +23,9 @@ import cvxpy as cp
 import numpy as np
 import scipy.linalg
 
-from strategies import validation
-from strategies.errors import SolverError
-from strategies.reference import CLARABEL_SETTINGS
+from acsim.strategies import validation
+from acsim.strategies.errors import SolverError
+from acsim.strategies.reference import CLARABEL_SETTINGS
 
 INVENTORY_READINGS = ("cumulative", "remaining")
 

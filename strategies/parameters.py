@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from strategies import validation
-from strategies.errors import ParameterError
+from acsim.strategies import validation
+from acsim.strategies.errors import ParameterError
 
 SELL = 1
 BUY = -1

@@ -17,8 +17,8 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-from strategies.errors import SolverError
-from strategies.parameters import PlanningInputs
+from acsim.strategies.errors import SolverError
+from acsim.strategies.parameters import PlanningInputs
 
 CLARABEL_SETTINGS = {
     "tol_gap_abs": 1e-12,

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from strategies.errors import ParameterError
+from acsim.strategies.errors import ParameterError
 
 
 def finite_number(name: str, value: object) -> float:

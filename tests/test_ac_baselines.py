@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import (
+from acsim.strategies import (
     ExecutionProblem,
     immediate_holdings,
     schedule_cost,

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from strategies import ExecutionProblem, closed_form_cost, kappa, optimal_schedule
+from acsim.strategies import ExecutionProblem, closed_form_cost, kappa, optimal_schedule
 
 PUBLISHED_KAPPA = 0.245617  # per day, 6 decimals
 PUBLISHED_EXPECTED = 477_712.60  # dollars, to the cent

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import (
+from acsim.strategies import (
     ExecutionProblem,
     closed_form_cost,
     continuous_kappa,

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.cli import main
-from simulator.config import SimulationConfig
-from simulator.model import run_episode
+from acsim.simulator.cli import main
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.model import run_episode
 
 ACSIM = Path(sys.executable).with_name("acsim")  # the console script of this environment
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

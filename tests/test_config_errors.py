@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.config import SimulationConfig, load_config
-from simulator.model import run_episode
-from strategies.errors import ParameterError
+from acsim.simulator.config import SimulationConfig, load_config
+from acsim.simulator.model import run_episode
+from acsim.strategies.errors import ParameterError
 
 
 def write(tmp_path, text, name="config.toml"):

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from strategies import (
+from acsim.strategies import (
     ExecutionProblem,
     ExtendedParameters,
     expected_shortfall,

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.config import SimulationConfig
-from agents.policies import RecedingHorizonPolicy
+from acsim.simulator.config import SimulationConfig
+from acsim.agents.policies import RecedingHorizonPolicy
 from oracles import kirman_micro_matrix, kirman_up_down
-from strategies import ensemble
-from strategies.ensemble import EnsembleParameters
-from strategies.errors import ParameterError
+from acsim.strategies import ensemble
+from acsim.strategies.ensemble import EnsembleParameters
+from acsim.strategies.errors import ParameterError
 
 KIRMAN_CASES = [
     # (M, a1, a2, b)

@@ -25,15 +25,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import coupling_study
+from acsim.experiments import coupling_study
 from oracles import (
     expected_shortfall_with_self_alpha,
     least_squares_holdings,
     price_shocks,
     read_table,
 )
-from simulator import cli
-from simulator.study import load_episodes
+from acsim.simulator import cli
+from acsim.simulator.study import load_episodes
 
 PNG = b"\x89PNG\r\n\x1a\n"
 Z95 = 1.959963984540054

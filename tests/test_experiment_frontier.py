@@ -31,10 +31,10 @@ import pandas as pd
 import pytest
 
 from oracles import price_shocks, read_table
-from simulator import cli
-from simulator.study import load_episodes
-from strategies.almgren_chriss import closed_form_cost
-from strategies.parameters import ExecutionProblem
+from acsim.simulator import cli
+from acsim.simulator.study import load_episodes
+from acsim.strategies.almgren_chriss import closed_form_cost
+from acsim.strategies.parameters import ExecutionProblem
 
 SEED = 7
 PNG = b"\x89PNG\r\n\x1a\n"

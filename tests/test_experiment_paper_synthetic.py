@@ -43,8 +43,8 @@ from oracles import (
     price_shocks,
     read_table,
 )
-from simulator import cli
-from simulator.study import load_episodes
+from acsim.simulator import cli
+from acsim.simulator.study import load_episodes
 
 SEED = 5
 PATHS = 500  # the documented --quick number of ensemble paths

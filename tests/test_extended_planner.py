@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from strategies import (
+from acsim.strategies import (
     ExecutionProblem,
     ExtendedParameters,
     InfeasibleProblemError,
@@ -30,7 +30,7 @@ from strategies import (
     planning_inputs,
     trades_from_holdings,
 )
-from strategies.reference import ReferencePlanner
+from acsim.strategies.reference import ReferencePlanner
 
 SETTINGS = settings(deadline=None, max_examples=40, derandomize=True, database=None)
 

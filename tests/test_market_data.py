@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import market_data
-from experiments.market_data import Calibration, calibrate, load_bars
-from simulator import market
-from strategies.errors import AcsimError, ParameterError
+from acsim.experiments import market_data
+from acsim.experiments.market_data import Calibration, calibrate, load_bars
+from acsim.simulator import market
+from acsim.strategies.errors import AcsimError, ParameterError
 
 DATA = Path("/work/shared/data")
 FIRSTRATE = DATA / "AAPL_5min_firstratedata_sample_2021-08-02_2021-08-13.txt"

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from simulator.config import SimulationConfig
-from simulator.model import run_episode
-from strategies.almgren_chriss import optimal_holdings
-from strategies.costs import schedule_cost
-from strategies.extended import extended_schedule
-from strategies.parameters import ExtendedParameters
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.model import run_episode
+from acsim.strategies.almgren_chriss import optimal_holdings
+from acsim.strategies.costs import schedule_cost
+from acsim.strategies.extended import extended_schedule
+from acsim.strategies.parameters import ExtendedParameters
 
 REL = 1e-9
 

@@ -17,9 +17,9 @@ import pytest
 from scipy import stats
 
 from oracles import kirman_micro_matrix, kirman_up_down
-from simulator.config import SimulationConfig
-from simulator.model import ExecutionMarket, run_episode
-from simulator.randomness import block_draws, episode_draws
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.model import ExecutionMarket, run_episode
+from acsim.simulator.randomness import block_draws, episode_draws
 
 GRID = 20_000
 GRID_UNIFORMS = (np.arange(GRID) + 0.5) / GRID

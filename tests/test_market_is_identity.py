@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from oracles import strategy_settings
-from simulator.config import SimulationConfig
-from simulator.model import run_episode
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.model import run_episode
 
 STEPS = 12
 PROFILE = tuple(float(v) for v in (3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8))

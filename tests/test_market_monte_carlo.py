@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.config import SimulationConfig
-from simulator.model import run_episode
-from strategies.almgren_chriss import optimal_holdings
-from strategies.costs import schedule_cost
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.model import run_episode
+from acsim.strategies.almgren_chriss import optimal_holdings
+from acsim.strategies.costs import schedule_cost
 
 EPISODES = 400
 

@@ -18,8 +18,8 @@ import pytest
 from scipy import stats
 from scipy.special import ndtri
 
-from simulator.config import SimulationConfig
-from simulator.model import run_episode
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.model import run_episode
 
 BLOCK = 4096
 FIELDS = ("prices", "fills", "fields", "momentum_counts", "holdings", "trades", "shortfall",

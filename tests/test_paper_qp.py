@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from strategies import ExecutionProblem, optimal_schedule
-from strategies.paper import PaperCvxpy, PaperParameters, PaperQP, paper_objective
+from acsim.strategies import ExecutionProblem, optimal_schedule
+from acsim.strategies.paper import PaperCvxpy, PaperParameters, PaperQP, paper_objective
 
 SETTINGS = settings(deadline=None, max_examples=30, derandomize=True, database=None)
 

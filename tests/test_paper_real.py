@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import market_data, paper_real
-from experiments.paper_real import Settings, run
-from strategies.costs import holdings_from_trades, schedule_cost
-from strategies.errors import AcsimError, ParameterError
-from strategies.parameters import ExecutionProblem
+from acsim.experiments import market_data, paper_real
+from acsim.experiments.paper_real import Settings, run
+from acsim.strategies.costs import holdings_from_trades, schedule_cost
+from acsim.strategies.errors import AcsimError, ParameterError
+from acsim.strategies.parameters import ExecutionProblem
 from test_market_data import FIRSTRATE, YAHOO, simulated_bars, write_headerless
 
 FIGURES = ("figure3_signals.png", "figure4_schedules.png", "backtest_shortfall.png")

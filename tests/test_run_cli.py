@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.studies import DEFAULT_STUDY, load_study, parse_strategy
-from simulator.cli import main
-from simulator.config import StrategyParameters
-from simulator.study import load_episodes, run_study
-from strategies.errors import ParameterError
+from acsim.experiments.studies import DEFAULT_STUDY, load_study, parse_strategy
+from acsim.simulator.cli import main
+from acsim.simulator.config import StrategyParameters
+from acsim.simulator.study import load_episodes, run_study
+from acsim.strategies.errors import ParameterError
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
 EPISODES = 5000

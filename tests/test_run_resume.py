@@ -24,9 +24,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from simulator.cli import main
-from simulator.randomness import BLOCK_SIZE
-from simulator.study import load_episodes
+from acsim.simulator.cli import main
+from acsim.simulator.randomness import BLOCK_SIZE
+from acsim.simulator.study import load_episodes
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
 BLOCKS = 24

@@ -26,10 +26,10 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from simulator.config import SimulationConfig, StrategyParameters
-from simulator.randomness import BLOCK_SIZE
-from simulator.study import Study, block_path, run_study
-from strategies.errors import ParameterError
+from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.randomness import BLOCK_SIZE
+from acsim.simulator.study import Study, block_path, run_study
+from acsim.strategies.errors import ParameterError
 
 EPISODES = 2 * BLOCK_SIZE + 100
 ENVIRONMENT = dict(os.environ)  # as at collection, before any Dask cluster edits os.environ
@@ -129,8 +129,8 @@ def test_blocks_from_different_backends_mix(tmp_path, reference):
 
 SHORTFALLS_BY_THREADS = """
 import sys
-from simulator.vectorised import simulate_block
-from experiments.studies import DEFAULT_STUDY
+from acsim.simulator.vectorised import simulate_block
+from acsim.experiments.studies import DEFAULT_STUDY
 case = [c for c in DEFAULT_STUDY.cases() if c.label == "extended/model coupling=0.01"][0]
 sys.stdout.write(simulate_block(case.config, 0, 0, 512).shortfall.tobytes().hex())
 """

@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.config import SimulationConfig, StrategyParameters
-from simulator.model import run_episode
-from simulator.randomness import BLOCK_SIZE
-from simulator.study import Study, load_episodes, run_study
-from simulator.vectorised import ensemble_paths
-from strategies import ensemble
-from strategies.baselines import twap_holdings
+from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.model import run_episode
+from acsim.simulator.randomness import BLOCK_SIZE
+from acsim.simulator.study import Study, load_episodes, run_study
+from acsim.simulator.vectorised import ensemble_paths
+from acsim.strategies import ensemble
+from acsim.strategies.baselines import twap_holdings
 
 EPISODES = BLOCK_SIZE + 300  # two blocks, the second one partial
 

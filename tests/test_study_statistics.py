@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulator import statistics
-from simulator.statistics import paired_difference, summarise, summarise_chunks
+from acsim.simulator import statistics
+from acsim.simulator.statistics import paired_difference, summarise, summarise_chunks
 
 Z975 = stats.norm.ppf(0.975)
 SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=150)

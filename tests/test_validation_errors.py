@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from strategies import (
+from acsim.strategies import (
     AcsimError,
     ExecutionProblem,
     ExtendedParameters,
@@ -24,8 +24,8 @@ from strategies import (
     planning_inputs,
     vwap_holdings,
 )
-from strategies.costs import validate_holdings, validate_trades
-from strategies.paper import PaperParameters, PaperQP
+from acsim.strategies.costs import validate_holdings, validate_trades
+from acsim.strategies.paper import PaperParameters, PaperQP
 
 FLOAT_FIELDS = ["shares", "horizon", "price", "volatility", "half_spread", "temporary_impact",
                 "permanent_impact", "risk_aversion", "drift"]

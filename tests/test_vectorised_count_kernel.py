@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.randomness import BLOCK_SIZE
+from acsim.simulator.randomness import BLOCK_SIZE
 from oracles import kirman_up_down
-from simulator.vectorised import _kirman_counts, ensemble_paths, random_walk_step
-from strategies.ensemble import EnsembleParameters
+from acsim.simulator.vectorised import _kirman_counts, ensemble_paths, random_walk_step
+from acsim.strategies.ensemble import EnsembleParameters
 
 GRID = 1 << 20
 UNIFORM_GRID = (np.arange(GRID) + 0.5) / GRID

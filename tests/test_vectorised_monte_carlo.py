@@ -18,12 +18,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.config import SimulationConfig, StrategyParameters
-from simulator.randomness import BLOCK_SIZE
-from simulator.study import Study, run_study
-from strategies.almgren_chriss import optimal_holdings
-from strategies.costs import schedule_cost
-from strategies.parameters import ExtendedParameters
+from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.randomness import BLOCK_SIZE
+from acsim.simulator.study import Study, run_study
+from acsim.strategies.almgren_chriss import optimal_holdings
+from acsim.strategies.costs import schedule_cost
+from acsim.strategies.parameters import ExtendedParameters
 
 EPISODES = 49 * BLOCK_SIZE
 

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from oracles import strategy_settings
-from simulator.config import SimulationConfig
-from simulator.model import run_episode
-from simulator.randomness import BLOCK_SIZE
-from simulator.vectorised import CHUNK_EPISODES, simulate_block
+from acsim.simulator.config import SimulationConfig
+from acsim.simulator.model import run_episode
+from acsim.simulator.randomness import BLOCK_SIZE
+from acsim.simulator.vectorised import CHUNK_EPISODES, simulate_block
 
 PATH_FIELDS = ("momentum_counts", "fields", "prices", "fills", "holdings", "trades",
                "shortfall", "shortfall_bps")
