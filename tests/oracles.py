@@ -9,6 +9,31 @@ import numpy as np
 import pandas as pd
 
 
+def dense_optimum(step_length: float, effective_temporary_impact: float, urgency: float,
+                  drift: np.ndarray, start: float) -> np.ndarray:
+    """Brute-force minimiser of the MODEL §3 planning objective: dense Hessian from difference
+    and selection matrices (nothing tridiagonal, no hyperbolic functions), x_0 = start and
+    x_m = 0 fixed, normal equations of the free holdings solved by numpy. Returns x_0..x_m."""
+    drift = np.asarray(drift, dtype=float)
+    steps = drift.shape[0]
+    size = steps + 1
+    difference = np.zeros((steps, size))
+    difference[np.arange(steps), np.arange(steps)] = 1.0
+    difference[np.arange(steps), np.arange(1, size)] = -1.0
+    carried = np.zeros((steps, size))
+    carried[np.arange(steps), np.arange(1, size)] = 1.0
+    hessian = (2.0 * effective_temporary_impact / step_length * difference.T @ difference
+               + 2.0 * urgency * step_length * carried.T @ carried)
+    linear = step_length * carried.T @ drift  # gradient of the drift term is -linear
+    path = np.zeros(size)
+    path[0] = start
+    if steps > 1:
+        free = np.arange(1, steps)
+        rhs = linear[free] - hessian[np.ix_(free, [0])][:, 0] * start
+        path[free] = np.linalg.solve(hessian[np.ix_(free, free)], rhs)
+    return path
+
+
 def least_squares_holdings(shares: float, steps: int, step_length: float,
                            effective_impact: float, urgency: float) -> np.ndarray:
     """x_0..x_N minimising (η̃/τ)Σ n_k² + urgency·τ·Σ x_k² with x_0 = X, x_N = 0, written as

@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 import pytest
 
-from oracles import strategy_settings
+from tests.oracles import strategy_settings
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 from acsim.simulator.randomness import BLOCK_SIZE

@@ -18,7 +18,7 @@ from scipy import stats
 
 from acsim.simulator.config import SimulationConfig
 from acsim.agents.policies import RecedingHorizonPolicy
-from oracles import kirman_micro_matrix, kirman_up_down
+from tests.oracles import kirman_micro_matrix, kirman_up_down
 from acsim.strategies import ensemble
 from acsim.strategies.ensemble import EnsembleParameters
 from acsim.strategies.errors import ParameterError

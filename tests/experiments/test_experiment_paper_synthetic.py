@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracles import (
+from tests.oracles import (
     expected_shortfall_with_self_alpha,
     least_squares_holdings,
     price_shocks,

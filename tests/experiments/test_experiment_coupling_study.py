@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from acsim.experiments import coupling_study
-from oracles import (
+from tests.oracles import (
     expected_shortfall_with_self_alpha,
     least_squares_holdings,
     price_shocks,

@@ -23,7 +23,7 @@ import pytest
 from scipy import stats
 
 from acsim.simulator.randomness import BLOCK_SIZE
-from oracles import kirman_up_down
+from tests.oracles import kirman_up_down
 from acsim.simulator.vectorised import _kirman_counts, ensemble_paths, random_walk_step
 from acsim.strategies.ensemble import EnsembleParameters
 

@@ -23,7 +23,7 @@ from acsim.experiments.paper_real import Settings, run
 from acsim.strategies.costs import holdings_from_trades, schedule_cost
 from acsim.strategies.errors import AcsimError, ParameterError
 from acsim.strategies.parameters import ExecutionProblem
-from test_market_data import FIRSTRATE, YAHOO, simulated_bars, write_headerless
+from tests.bars import FIRSTRATE, YAHOO, simulated_bars, write_headerless
 
 FIGURES = ("figure3_signals.png", "figure4_schedules.png", "backtest_shortfall.png")
 TABLES = ("calibration", "signals", "schedules", "fills", "backtest")

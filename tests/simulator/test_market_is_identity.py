@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oracles import strategy_settings
+from tests.oracles import strategy_settings
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from oracles import kirman_micro_matrix, kirman_up_down
+from tests.oracles import kirman_micro_matrix, kirman_up_down
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import ExecutionMarket, run_episode
 from acsim.simulator.randomness import block_draws, episode_draws

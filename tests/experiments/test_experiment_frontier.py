@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oracles import price_shocks, read_table
+from tests.oracles import price_shocks, read_table
 from acsim.simulator import cli
 from acsim.simulator.study import load_episodes
 from acsim.strategies.almgren_chriss import closed_form_cost
