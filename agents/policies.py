@@ -1,38 +1,68 @@
 """Execution policies: how the executing agent turns what it sees into a trade.
 
-A policy is shared by both engines: it receives an `Observation` whose arrays have a
-leading episodes axis (length 1 in the Mesa model, thousands in the vectorised engine)
-and returns one trade per episode. To plug in your own strategy implement two methods:
+A policy has two methods and runs unchanged in both engines: arrays in its `Observation` have a
+leading episodes axis (length 1 in the Mesa model, thousands in the vectorised engine).
 
     class FrontLoaded:
-        def start(self, config):            # once per run: precompute what you need
-            self.steps = config.market.steps
+        def start(self, beliefs):           # once per run: precompute what you need
+            self.steps = beliefs.market.steps
         def trades(self, observation):      # every step: shares to trade, per episode
             return observation.holdings * min(1.0, 2.0 / observation.remaining_steps)
 
-Trades are in the order's direction (a seller's n > 0 sells). Whatever a policy returns
-in the last step, the agent trades the remaining holdings then, so every order completes.
+`start` receives the policy's `Beliefs`: what it believes about the market (by default the
+market itself; a study can make them differ, e.g. plan with coupling 0 in a market with
+coupling 0.01). Trades are in the order's direction (a seller's n > 0 sells). Whatever a
+policy returns in the last step, the agent trades the remaining holdings then, so every order
+completes. An optional attribute `uses_field = False` (after `start`) tells a study that the
+policy ignores the field and the momentum count; a policy without it is assumed to use them.
+
+Built-in policies are registered by name in `POLICIES` (`register_policy`); their options are
+keyword-only, declared once with their units and ranges, and validated when built.
+`StrategyParameters` names a policy and its options (the [strategy] table of a configuration);
+"package.module:Class" names a policy of your own, built with the given options.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from acsim.strategies import almgren_chriss, baselines, ensemble
+from acsim.strategies.components import is_path, load_object
 from acsim.strategies.costs import trades_from_holdings
-from acsim.strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
-from acsim.strategies.parameters import (
-    ExtendedParameters,
-    PlanningInputs,
-    planning_drift,
-    planning_inputs,
+from acsim.strategies.declarations import (
+    BOOLEAN,
+    NUMBERS,
+    check_parameters,
+    choice,
+    declared_fields,
+    parameter,
 )
+from acsim.strategies.ensemble import EnsembleParameters
+from acsim.strategies.errors import ParameterError
+from acsim.strategies.impact import ImpactModel
+from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_drift
 
-if TYPE_CHECKING:
-    from acsim.simulator.config import SimulationConfig
+FORECASTS = ("persistent", "model", "none")
+
+
+@dataclass(frozen=True)
+class Beliefs:
+    """What a policy believes about the market it trades in (MODEL.md §2-§4).
+
+    market: the order and the market parameters (σ, ε, η, γ, α, λ) as believed.
+    extended: the believed feedback terms (coupling, self_alpha).
+    ensemble: the believed ensemble (field scale and switching rule: the `model` forecast).
+    impact: the believed impact model (its planner is the one used).
+    """
+
+    market: ExecutionProblem
+    extended: ExtendedParameters
+    ensemble: EnsembleParameters
+    impact: ImpactModel
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,7 @@ class Observation:
 
     step: k (1-based).  remaining_steps: N - k + 1, including this one.
     holdings: x_{k-1}.  price: S_{k-1}.  field: f_k.  momentum_count: m_k.
+    past_trades: n_1..n_{k-1}, shape (E, k - 1): the order's own trades so far.
     """
 
     step: int
@@ -49,73 +80,134 @@ class Observation:
     price: np.ndarray
     field: np.ndarray
     momentum_count: np.ndarray
+    past_trades: np.ndarray
 
 
 class ExecutionPolicy(Protocol):
     """The interface every strategy implements."""
 
-    def start(self, config: "SimulationConfig") -> None: ...
+    def start(self, beliefs: Beliefs) -> None: ...
 
     def trades(self, observation: Observation) -> np.ndarray: ...
 
 
-class StaticPolicy:
-    """Trades a schedule planned once at the start (TWAP, VWAP, static AC)."""
+POLICIES: dict[str, type] = {}
 
-    def __init__(self, planner: str) -> None:
-        self.planner = planner
-        self.planned: np.ndarray | None = None
 
-    def start(self, config: "SimulationConfig") -> None:
-        market = config.market
-        if self.planner == "twap":
-            holdings = baselines.twap_holdings(market)
-        elif self.planner == "vwap":
-            holdings = baselines.vwap_holdings(market, config.strategy.volume_profile)
-        else:
-            holdings = almgren_chriss.optimal_holdings(market)
-        self.planned = trades_from_holdings(holdings)
+def register_policy(name: str) -> Callable[[type], type]:
+    """Class decorator: make a policy class available under `name`."""
+    def register(cls: type) -> type:
+        cls.name = name
+        POLICIES[name] = cls
+        return cls
+    return register
+
+
+# ---------------------------------------------------------------------------------------------
+# Static schedules: planned once at the start
+
+
+class StaticSchedule:
+    """Trades a schedule planned once at the start from the believed market."""
+
+    uses_field = False
+
+    def schedule(self, beliefs: Beliefs) -> np.ndarray:
+        """Holdings x_0..x_N."""
+        raise NotImplementedError
+
+    def start(self, beliefs: Beliefs) -> None:
+        self.planned = trades_from_holdings(self.schedule(beliefs))
 
     def trades(self, observation: Observation) -> np.ndarray:
         return np.full(observation.holdings.shape, self.planned[observation.step - 1])
 
 
-class RecedingHorizonPolicy:
-    """Re-solves the (extended) AC problem from the current state every step.
+@register_policy("twap")
+@dataclass(kw_only=True)
+class TWAP(StaticSchedule):
+    """Equal trades X/N in every step."""
 
-    believes_feedback: plan with the market's coupling and self_alpha (extended AC) or
-        with neither (adaptive classical AC).
-    forecast: how the field is forecast over the remaining steps: "persistent" (the
-        current field), "model" (the exact conditional mean of the count chain) or
-        "none" (zero).
-    no_buyback: trades are >= 0 (exact active-set solve per episode).
+    def schedule(self, beliefs: Beliefs) -> np.ndarray:
+        return baselines.twap_holdings(beliefs.market)
 
-    Without no-buy-back the first trade is linear in (holdings, forecast), so it is
-    computed from precomputed gains: O(1) per episode and step for every forecast.
+
+@register_policy("vwap")
+@dataclass(kw_only=True)
+class VWAP(StaticSchedule):
+    """Trades proportional to an expected volume profile."""
+
+    volume_profile: tuple[float, ...] | None = parameter(
+        None, unit="weights", allowed=NUMBERS,
+        help="vwap: N non-negative expected volume weights, one per step")
+
+    def __post_init__(self) -> None:
+        check_parameters(self)
+        if self.volume_profile is None:
+            raise ParameterError("strategy vwap needs a volume_profile (N weights)")
+
+    def validate(self, beliefs: Beliefs) -> None:
+        if len(self.volume_profile) != beliefs.market.steps:
+            raise ParameterError(f"volume_profile must have steps = {beliefs.market.steps} "
+                                 f"values, got {len(self.volume_profile)}")
+
+    def schedule(self, beliefs: Beliefs) -> np.ndarray:
+        return baselines.vwap_holdings(beliefs.market, self.volume_profile)
+
+
+@register_policy("ac-static")
+@dataclass(kw_only=True)
+class StaticAC(StaticSchedule):
+    """The exact discrete Almgren-Chriss optimum, planned once (MODEL.md §3a)."""
+
+    def schedule(self, beliefs: Beliefs) -> np.ndarray:
+        return almgren_chriss.optimal_holdings(beliefs.market)
+
+
+# ---------------------------------------------------------------------------------------------
+# Receding horizon: re-solved every step
+
+
+@dataclass(kw_only=True)
+class RecedingHorizon:
+    """Re-solves its planning model from the current state every step, trades the first slice.
+
+    The planner is the believed impact model's (`ImpactModel.planner`); the planning drift is
+    side·(α + coupling·f̂_k) with the field forecast f̂ of `forecast`. When the planner is linear
+    in the drift (it has `gains`) and trades are unconstrained, the first trade comes from
+    precomputed gains: O(1) per episode and step for every forecast.
     """
 
-    def __init__(self, believes_feedback: bool, forecast: str = "none",
-                 no_buyback: bool = False) -> None:
-        self.believes_feedback = believes_feedback
-        self.forecast = forecast
-        self.no_buyback = no_buyback
+    no_buyback: bool = parameter(False, unit="", allowed=BOOLEAN,
+                                 help="adaptive strategies never trade against the order "
+                                      "(n_k >= 0; exact active set)")
+    forecast = "none"
+    believes_feedback = False
 
-    def start(self, config: "SimulationConfig") -> None:
-        market = config.market
+    def __post_init__(self) -> None:
+        check_parameters(self)
+
+    def start(self, beliefs: Beliefs) -> None:
+        market = beliefs.market
         self.market = market
-        self.extended = config.extended if self.believes_feedback else ExtendedParameters()
-        self.inputs = planning_inputs(market, self.extended)
-        self.gains = LinearGains.from_inputs(self.inputs)
-        steps, agents = market.steps, config.ensemble.agents
+        believed = beliefs.extended if self.believes_feedback else ExtendedParameters()
+        self.coupling = believed.coupling if self.forecast != "none" else 0.0
+        self.uses_field = self.coupling != 0.0
+        urgency = market.risk_aversion * market.volatility**2 + believed.self_alpha
+        self.planner = beliefs.impact.planner(market, urgency)
+        steps, agents = market.steps, beliefs.ensemble.agents
         if self.forecast == "model":
             # expected field s steps ahead for every current count: (steps, M + 1)
             self.expected_field = ensemble.field(
-                config.ensemble, ensemble.expected_count_table(config.ensemble, steps - 1))
+                beliefs.ensemble, ensemble.expected_count_table(beliefs.ensemble, steps - 1))
+        self.fast = hasattr(self.planner, "gains") and not self.no_buyback
+        if self.fast and self.forecast == "model":
+            gains = self.planner.gains
             # Σ_s gain_s·E[f_{k+s} | m] for every remaining length and count: (steps + 1, M + 1)
             self.field_term = np.zeros((steps + 1, agents + 1))
             for remaining in range(1, steps + 1):
                 self.field_term[remaining] = np.sum(
-                    self.gains.drift_gain[remaining][:, None] * self.expected_field[:remaining],
+                    gains.drift_gain[remaining][:, None] * self.expected_field[:remaining],
                     axis=0)  # elementwise: independent of BLAS threading
 
     def field_forecast(self, observation: Observation) -> np.ndarray:
@@ -128,47 +220,132 @@ class RecedingHorizonPolicy:
         return np.zeros((observation.holdings.shape[0], remaining))
 
     def trades(self, observation: Observation) -> np.ndarray:
-        market, remaining = self.market, observation.remaining_steps
-        coupling = self.extended.coupling if self.forecast != "none" else 0.0
-        if self.no_buyback:
-            return self._no_buyback_trades(observation, coupling)
-        base = self.gains.first_trade_constant_drift(observation.holdings, remaining,
-                                                     market.planning_drift)
-        if coupling == 0.0:
+        if self.fast:
+            return self._gains_trades(observation)
+        drift = planning_drift(self.market, self.coupling, self.field_forecast(observation))
+        return self.planner.first_trades(observation.holdings, drift,
+                                         observation.past_trades, self.no_buyback)
+
+    def _gains_trades(self, observation: Observation) -> np.ndarray:
+        gains, remaining = self.planner.gains, observation.remaining_steps
+        base = gains.first_trade_constant_drift(observation.holdings, remaining,
+                                                self.market.planning_drift)
+        if self.coupling == 0.0:
             return base
         if self.forecast == "persistent":
-            field_term = self.gains.constant_drift_gain[remaining] * observation.field
+            field_term = gains.constant_drift_gain[remaining] * observation.field
         else:
             field_term = self.field_term[remaining, observation.momentum_count]
         # the field's part of the planning drift, side·coupling·f̂, through the same gains
-        return base - market.side * coupling * field_term
+        return base - self.market.side * self.coupling * field_term
 
 
-    def _no_buyback_trades(self, observation: Observation, coupling: float) -> np.ndarray:
-        """First trades with n_k >= 0: the unconstrained plans of all episodes in one batched
-        solve; only episodes whose plan would buy back go through the exact active set."""
-        market, remaining = self.market, observation.remaining_steps
-        batch = PlanningInputs(self.inputs.step_length, self.inputs.effective_temporary_impact,
-                               self.inputs.urgency,
-                               planning_drift(market, coupling, self.field_forecast(observation)))
-        plans = optimal_holdings(batch, observation.holdings)
-        result = plans[:, 0] - plans[:, 1]
-        for episode in np.flatnonzero(np.any(np.diff(plans, axis=1) > 0.0, axis=1)
-                                      | (observation.holdings < 0.0)):
-            single = PlanningInputs(batch.step_length, batch.effective_temporary_impact,
-                                    batch.urgency, batch.drift[episode])
-            path = no_buyback_holdings(single, observation.holdings[episode])
-            result[episode] = path[0] - path[1]
-        return result
+@register_policy("ac-adaptive")
+@dataclass(kw_only=True)
+class AdaptiveAC(RecedingHorizon):
+    """Classical AC re-solved every step; ignores the field and self-alpha."""
 
 
-def make_policy(config: "SimulationConfig") -> ExecutionPolicy:
-    """The built-in policy named by config.strategy."""
-    strategy = config.strategy
-    if strategy.name in ("twap", "vwap"):
-        return StaticPolicy(strategy.name)
-    if strategy.name == "ac-static":
-        return StaticPolicy("ac")
-    if strategy.name == "ac-adaptive":
-        return RecedingHorizonPolicy(False, "none", strategy.no_buyback)
-    return RecedingHorizonPolicy(True, strategy.forecast, strategy.no_buyback)
+@register_policy("extended")
+@dataclass(kw_only=True)
+class ExtendedAC(RecedingHorizon):
+    """Extended AC (MODEL.md §3b) re-solved every step with the believed coupling and
+    self-alpha and a forecast of the field."""
+
+    forecast: str = parameter("persistent", unit="", allowed=choice(*FORECASTS),
+                              help="extended strategy's field forecast: persistent (the "
+                                   "current field), model (the count chain's exact "
+                                   "conditional mean) or none")
+    believes_feedback = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming a policy: the [strategy] table
+
+
+def policy_class(name: str) -> type:
+    """The class of a registered policy, or of a "package.module:Class" path."""
+    if name in POLICIES:
+        return POLICIES[name]
+    if is_path(name):
+        cls = load_object(name, "strategy")
+        if not callable(cls):
+            raise ParameterError(f"strategy {name!r} is not a class or factory")
+        return cls
+    raise ParameterError(f"strategy name must be one of {', '.join(POLICIES)} or a "
+                         f"'package.module:Class' path, got {name!r}")
+
+
+def option_names(name: str) -> list[str]:
+    """The declared options of a registered policy (empty for policies of your own)."""
+    cls = policy_class(name)
+    return [item.name for item in declared_fields(cls)] if name in POLICIES else []
+
+
+@dataclass(frozen=True)
+class StrategyParameters:
+    """A policy by name with its options: the [strategy] table of a configuration.
+
+    name: a registered policy (twap, vwap, ac-static, ac-adaptive, extended) or
+        "package.module:Class" (a policy of your own, built with `options` as keywords).
+    options: keyword options of the policy, e.g. {"forecast": "model", "no_buyback": True}.
+    """
+
+    name: str = "extended"
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.options, dict):
+            raise ParameterError(f"strategy options must be a table, got {self.options!r}")
+        policy = self.build()  # validates the name and every option
+        if self.name in POLICIES:  # every declared option, cleaned (a list becomes a tuple)
+            object.__setattr__(self, "options", {key: getattr(policy, key)
+                                                 for key in option_names(self.name)})
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted((k, _hashable(v)) for k, v in
+                                             self.options.items()))))
+
+    def build(self) -> ExecutionPolicy:
+        """A new policy object (not started)."""
+        cls = policy_class(self.name)
+        allowed = option_names(self.name)
+        unknown = sorted(set(self.options) - set(allowed)) if self.name in POLICIES else []
+        if unknown:
+            owners = {option: [name for name in POLICIES if option in option_names(name)]
+                      for option in unknown}
+            raise ParameterError("; ".join(
+                f"{option} applies to {', '.join(owners[option]) or 'no built-in strategy'}, "
+                f"not to {self.name!r}" for option in unknown))
+        try:
+            return cls(**self.options)
+        except TypeError as error:
+            raise ParameterError(f"strategy {self.name!r}: {error}") from None
+
+    @property
+    def label(self) -> str:
+        """A short readable name: 'extended/model', 'ac-adaptive+no-buyback', ..."""
+        options = dict(self.options)
+        label = self.name
+        if self.name == "extended":
+            label += "/" + options.pop("forecast", "persistent")
+        if options.pop("no_buyback", False):
+            label += "+no-buyback"
+        options.pop("volume_profile", None)
+        if options:
+            label += "(" + ", ".join(f"{k}={v!r}" for k, v in sorted(options.items())) + ")"
+        return label
+
+
+def _hashable(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def strategy(name: str, **options: object) -> StrategyParameters:
+    """StrategyParameters from keywords: strategy("extended", forecast="model")."""
+    return StrategyParameters(name, options)
+
+
+def policy_label(policy: object) -> str:
+    """The label of a policy object: its `label` attribute, else its class name."""
+    return str(getattr(policy, "label", None) or type(policy).__name__)

@@ -1,32 +1,51 @@
 """The Mesa agents: ensemble traders and the executing agent.
 
-Each agent does one thing. An `EnsembleTrader` revises its type (momentum or mean
-reversion) when the model activates it; the `ExecutingAgent` decides how many shares to
-trade this step. The model schedules them and owns the random draws (see
+Each agent does one thing. An `EnsembleTrader` declares its type every step (`step`) and revises
+it when the model activates it with a draw (`revise`); the `ExecutingAgent` decides how many
+shares to trade this step. The model schedules them and owns the random draws (see
 simulator/randomness.py), so an agent only interprets the uniform number it is given.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import mesa
 import numpy as np
 
 from acsim.agents.policies import ExecutionPolicy, Observation
 
-if TYPE_CHECKING:
-    from acsim.simulator.model import ExecutionMarket
+MOMENTUM, MEAN_REVERSION, EXECUTING = "momentum", "mean-reversion", "executing"
+
+
+class EnsembleHost(Protocol):
+    """What an ensemble trader needs from its model (acsim.simulator.model.ExecutionMarket)."""
+
+    config: object
+
+    def switch_type(self, trader: "EnsembleTrader") -> None: ...
+
+    def other_trader(self, trader: "EnsembleTrader", position: int) -> "EnsembleTrader": ...
 
 
 class EnsembleTrader(mesa.Agent):
     """A momentum (MOM) or mean-reversion (MR) trader of the ensemble (MODEL.md §4)."""
 
-    model: "ExecutionMarket"
+    model: EnsembleHost
 
-    def __init__(self, model: "ExecutionMarket", momentum: bool) -> None:
+    def __init__(self, model: mesa.Model, momentum: bool) -> None:
         super().__init__(model)
         self.momentum = momentum
+        self.stance = 0
+
+    @property
+    def kind(self) -> str:
+        return MOMENTUM if self.momentum else MEAN_REVERSION
+
+    def step(self) -> None:
+        """Declare this step's type: stance +1 (momentum) or -1 (mean reversion). The field is
+        the model's aggregate of the stances (MODEL.md §2, item 1)."""
+        self.stance = 1 if self.momentum else -1
 
     def revise(self, draw: float) -> None:
         """Kirman recruitment with one uniform draw in [0, 1).
@@ -36,13 +55,13 @@ class EnsembleTrader(mesa.Agent):
                                      floor((draw - a)·(M - 1)/b) among the others;
         otherwise:                   keep its type.
         """
-        parameters = self.model.config.ensemble
-        own = (parameters.switch_to_mean_reversion if self.momentum
-               else parameters.switch_to_momentum)
+        rule = self.model.config.ensemble.rule
+        own = rule.switch_to_mean_reversion if self.momentum else rule.switch_to_momentum
         if draw < own:
             self.model.switch_type(self)
-        elif draw < own + parameters.herding:
-            partner = self.model.other_trader(self, int((draw - own) * parameters.partner_scale))
+        elif draw < own + rule.herding:
+            scale = rule.partner_scale(self.model.config.ensemble.agents)
+            partner = self.model.other_trader(self, int((draw - own) * scale))
             if partner.momentum != self.momentum:
                 self.model.switch_type(self)
 
@@ -50,26 +69,26 @@ class EnsembleTrader(mesa.Agent):
 class ExecutingAgent(mesa.Agent):
     """The trader working the order: asks its policy for this step's trade."""
 
-    model: "ExecutionMarket"
+    kind = EXECUTING
 
-    def __init__(self, model: "ExecutionMarket", policy: ExecutionPolicy) -> None:
+    def __init__(self, model: mesa.Model, policy: ExecutionPolicy,
+                 shares: float) -> None:
         super().__init__(model)
         self.policy = policy
-        self.holdings = model.config.market.shares
+        self.holdings = shares
+        self.past_trades: list[float] = []
 
-    def decide(self) -> float:
-        """n_k from x_{k-1}, S_{k-1}, f_k and k; the last step trades what is left."""
-        model = self.model
-        steps = model.config.market.steps
-        step = model.steps
+    def decide(self, step: int, steps: int, price: float, field: float,
+               momentum_count: int) -> float:
+        """n_k from x_{k-1}, S_{k-1}, f_k, m_k and k; the last step trades what is left."""
         if step == steps:
-            return self.holdings
-        observation = Observation(
-            step=step,
-            remaining_steps=steps - step + 1,
-            holdings=np.array([self.holdings]),
-            price=np.array([model.price]),
-            field=np.array([model.field]),
-            momentum_count=np.array([model.momentum_count]),
-        )
-        return float(self.policy.trades(observation)[0])
+            trade = self.holdings
+        else:
+            observation = Observation(
+                step=step, remaining_steps=steps - step + 1,
+                holdings=np.array([self.holdings]), price=np.array([price]),
+                field=np.array([field]), momentum_count=np.array([momentum_count]),
+                past_trades=np.array([self.past_trades]))
+            trade = float(self.policy.trades(observation)[0])
+        self.past_trades.append(trade)
+        return trade

@@ -10,15 +10,12 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from acsim.simulator.plots import save_figure  # noqa: E402
-from acsim.strategies import validation  # noqa: E402
-from acsim.strategies.errors import ParameterError  # noqa: E402
+from acsim.simulator.plots import save_figure
+from acsim.strategies import validation
+from acsim.strategies.errors import ParameterError
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
@@ -75,26 +72,3 @@ class ExperimentOutput:
         path.write_text(text)
         self.written.append(path)
         return path
-
-
-def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
-                    panel: str | None = None, group: str = "strategy") -> plt.Figure:
-    """`value` ± its 95% CI (columns ci95_low/ci95_high) against `x`, one line per `group`,
-    one panel per value of `panel` (or a single panel)."""
-    keys = list(dict.fromkeys(frame[panel])) if panel else [None]
-    figure, axes_row = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.5), sharey=True,
-                                    squeeze=False)
-    for axes, key in zip(axes_row[0], keys):
-        rows = frame if key is None else frame[frame[panel] == key]
-        for name, lines in rows.groupby(group, sort=False):
-            lines = lines.sort_values(x)
-            axes.errorbar(lines[x], lines[value],
-                          yerr=[lines[value] - lines["ci95_low"], lines["ci95_high"] - lines[value]],
-                          marker="o", capsize=3, label=name)
-        axes.axhline(0.0, color="grey", linewidth=0.5)
-        axes.set_xlabel(x)
-        if key is not None:
-            axes.set_title(f"{panel} = {key}")
-    axes_row[0][0].set_ylabel(ylabel)
-    axes_row[0][0].legend()
-    return figure

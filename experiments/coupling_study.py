@@ -19,15 +19,16 @@ from acsim.experiments.common import (
     ExperimentOutput,
     add_common_arguments,
     episodes_from_args,
-    errorbar_panels,
 )
-from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.plots import errorbar_panels
+from acsim.simulator.config import SimulationConfig
+from acsim.agents.policies import strategy
 from acsim.simulator.study import Study, run_study
 
 COUPLINGS = (0.0, 0.0025, 0.005, 0.01, 0.02)
 SELF_ALPHAS = (0.0, 2e-5, 1e-4)
-STRATEGIES = (StrategyParameters("twap"), StrategyParameters("ac-adaptive"),
-              StrategyParameters("extended", "persistent"), StrategyParameters("extended", "model"))
+STRATEGIES = (strategy("twap"), strategy("ac-adaptive"),
+              strategy("extended", forecast="persistent"), strategy("extended", forecast="model"))
 
 
 def run(out: str | Path, episodes: int, seed: int, workers: int | None = None,

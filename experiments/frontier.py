@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from acsim.experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
-from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.config import SimulationConfig
+from acsim.agents.policies import strategy
 from acsim.simulator.statistics import Z95
 from acsim.simulator.study import Study, load_episodes, run_study
 from acsim.strategies import almgren_chriss
@@ -52,7 +53,7 @@ def run(out: str | Path, episodes: int, seed: int, workers: int | None = None) -
                            ("block trade", schedule_cost(market, immediate_holdings(market))))])
     output.table("ends", ends)
 
-    study = Study(base, (StrategyParameters("ac-static"),),
+    study = Study(base, (strategy("ac-static"),),
                   {"market.risk_aversion": MONTE_CARLO_AVERSIONS})
     run_study(study, Path(out) / "simulation", workers=workers, progress=False)
     episodes_frame = load_episodes(Path(out) / "simulation")

@@ -4,7 +4,7 @@ Takes one trading day of 5-minute bars (--csv FILE, or --download TICKER with th
 extra acsim[data]: yfinance, 5 days of 5-minute bars), default the last full regular session
 in the file, and T = all its bars (78) or the first --steps of them.
 
-1. Calibration (experiments.market_data, time unit = one bar, τ = 1) on the full sessions
+1. Calibration (acsim.simulator.market_data, time unit = one bar, τ = 1) on the full sessions
    before that day (the day itself if there are none, flagged as in-sample): σ per bar,
    daily volume, half spread ε = spread/2 (default spread 1 bp of price: no quotes), and the
    Almgren-Chriss rules of thumb for η and γ.
@@ -41,9 +41,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from acsim.experiments import market_data
+from acsim.simulator import market_data
 from acsim.experiments.common import ExperimentOutput, add_common_arguments
 from acsim.simulator import market
+from acsim.strategies.impact import LinearImpact
 from acsim.strategies import almgren_chriss, validation
 from acsim.strategies.baselines import twap_holdings
 from acsim.strategies.costs import holdings_from_trades, shortfall_variance, trades_from_holdings
@@ -190,7 +191,7 @@ def backtest(problem: ExecutionProblem, opens: np.ndarray, planned: np.ndarray) 
     sold_before = np.concatenate([[0.0], np.cumsum(trades)[:-1]])
     permanent_move = problem.side * problem.permanent_impact * sold_before
     reference = opens - permanent_move
-    fills = market.fill_price(problem, reference, trades)
+    fills = LinearImpact().fill_price(problem, reference, trades, None)
     return Backtest(
         trades=trades, reference=reference, fills=fills,
         shortfall=float(market.implementation_shortfall(problem, trades, fills)),

@@ -27,9 +27,10 @@ from acsim.experiments.common import (
     ExperimentOutput,
     add_common_arguments,
     episodes_from_args,
-    errorbar_panels,
 )
-from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.plots import errorbar_panels
+from acsim.simulator.config import SimulationConfig
+from acsim.agents.policies import strategy
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.statistics import Z95
 from acsim.simulator.study import Study, run_study
@@ -119,8 +120,8 @@ def plot_figure2(paths: pd.DataFrame) -> plt.Figure:
 def simulated_market(episodes: int, seed: int, workers: int | None, out: Path):
     base = SimulationConfig(market=PAPER_MARKET, ensemble=PAPER_ENSEMBLE, episodes=episodes,
                             seed=seed)
-    study = Study(base, (StrategyParameters("twap"), StrategyParameters("ac-adaptive"),
-                         StrategyParameters("extended", "model")),
+    study = Study(base, (strategy("twap"), strategy("ac-adaptive"),
+                         strategy("extended", forecast="model")),
                   {"extended.coupling": COUPLINGS, "extended.self_alpha": SELF_ALPHAS},
                   baseline=1)
     return run_study(study, out, workers=workers, progress=False)

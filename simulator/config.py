@@ -1,20 +1,24 @@
-"""Validated simulation parameters, loadable from TOML.
+"""Validated simulation parameters, loadable from TOML, from flags or from keywords.
 
-A configuration file has up to five tables, each optional; unknown tables or keys and
+A configuration file has up to seven tables, each optional; unknown tables or keys and
 out-of-range values are rejected with the offending name:
 
-    [market]      # ExecutionProblem: shares, horizon, steps, price, volatility,
-                  # half_spread, temporary_impact, permanent_impact, risk_aversion,
-                  # drift, side ("sell" or "buy")
-    [extended]    # coupling, self_alpha (the market's true feedback terms)
+    [market]      # the order and the market: shares, horizon, steps, price, volatility,
+                  # half_spread, temporary_impact, permanent_impact, risk_aversion, drift, side
+    [extended]    # coupling, self_alpha: the market's true feedback terms
     [ensemble]    # agents, field_scale, switching, switch_to_momentum,
                   # switch_to_mean_reversion, herding, step_probability, initial
-    [strategy]    # name, forecast, no_buyback, volume_profile
+    [impact]      # model
+    [strategy]    # name and the policy's options (forecast, no_buyback, volume_profile)
+    [beliefs]     # what the strategy believes, where it differs from the market, e.g.
+                  # beliefs.extended.coupling = 0.0 (tables market, extended, ensemble, impact)
     [simulation]  # episodes, seed
 
-The defaults are the paper's synthetic setting (1,000 shares, 20 steps, 100 ensemble
-agents, field scale 5) with market parameters of a plausible magnitude: price 100,
-σ = 0.1 per √step, η = 0.002, γ = 1e-4, ε = 0.01, λ = 0.002 (κT ≈ 2).
+Every key is declared once, with its unit and range, on its parameter class (see
+`acsim.strategies.declarations` and docs/parameters.md). The defaults are the paper's synthetic
+setting (1,000 shares, 20 steps, 100 ensemble agents, field scale 5) with market parameters of a
+plausible magnitude: price 100, σ = 0.1 per √step, η = 0.002, γ = 1e-4, ε = 0.01, λ = 0.002
+(κT ≈ 2).
 """
 
 from __future__ import annotations
@@ -24,139 +28,229 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acsim.strategies import validation
-from acsim.strategies.ensemble import EnsembleParameters
+from acsim.agents.policies import POLICIES, Beliefs, StrategyParameters
+from acsim.strategies.declarations import (
+    Allowed,
+    Declaration,
+    Declared,
+    check_parameters,
+    declared_fields,
+    integer,
+    parameter,
+)
+from acsim.strategies.ensemble import EnsembleParameters, SwitchingRule
 from acsim.strategies.errors import ParameterError
+from acsim.strategies.impact import ImpactModel, ImpactParameters
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
-
-STRATEGIES = ("twap", "vwap", "ac-static", "ac-adaptive", "extended")
-FORECASTS = ("persistent", "model", "none")
 
 DEFAULT_MARKET = ExecutionProblem(
     shares=1000.0, horizon=20.0, steps=20, price=100.0, volatility=0.1, half_spread=0.01,
     temporary_impact=0.002, permanent_impact=1e-4, risk_aversion=0.002, drift=0.0,
 )
 
-
-@dataclass(frozen=True)
-class StrategyParameters:
-    """The executing agent's strategy.
-
-    name: twap, vwap, ac-static (planned once), ac-adaptive (re-solved every step,
-        ignores the field and self-alpha) or extended (re-solved every step).
-    forecast: the extended strategy's field forecast: persistent, model or none.
-    no_buyback: forbid trades against the order (adaptive strategies).
-    volume_profile: N non-negative weights, required by vwap.
-    """
-
-    name: str = "extended"
-    forecast: str = "persistent"
-    no_buyback: bool = False
-    volume_profile: tuple[float, ...] | None = None
-
-    def __post_init__(self) -> None:
-        validation.one_of("strategy name", self.name, STRATEGIES)
-        validation.one_of("forecast", self.forecast, FORECASTS)
-        if not isinstance(self.no_buyback, bool):
-            raise ParameterError(f"no_buyback must be true or false, got {self.no_buyback!r}")
-        if self.no_buyback and self.name not in ("ac-adaptive", "extended"):
-            raise ParameterError("no_buyback applies to the adaptive strategies "
-                                 f"(ac-adaptive, extended), not to {self.name!r}")
-        if self.forecast != "persistent" and self.name != "extended":
-            raise ParameterError(f"forecast applies to the extended strategy only, not to "
-                                 f"{self.name!r}")
-        if self.volume_profile is not None:
-            if self.name != "vwap":
-                raise ParameterError(f"volume_profile applies to vwap only, not to {self.name!r}")
-            profile = validation.finite_vector("volume_profile", self.volume_profile)
-            object.__setattr__(self, "volume_profile", tuple(float(v) for v in profile))
-        elif self.name == "vwap":
-            raise ParameterError("strategy vwap needs a volume_profile (N weights)")
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """Everything one study needs: market, feedback terms, ensemble, strategy, run size."""
-
-    market: ExecutionProblem = DEFAULT_MARKET
-    extended: ExtendedParameters = field(default_factory=ExtendedParameters)
-    ensemble: EnsembleParameters = field(default_factory=EnsembleParameters)
-    strategy: StrategyParameters = field(default_factory=StrategyParameters)
-    episodes: int = 1000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "episodes", validation.integer("episodes", self.episodes, 1))
-        object.__setattr__(self, "seed", validation.integer("seed", self.seed, 0))
-        profile = self.strategy.volume_profile
-        if profile is not None and len(profile) != self.market.steps:
-            raise ParameterError(f"volume_profile must have steps = {self.market.steps} values, "
-                                 f"got {len(profile)}")
-
-    def replace(self, **sections: dict) -> "SimulationConfig":
-        """A copy with fields of some sections replaced, e.g. replace(market={"steps": 30})."""
-        return build_config(self, sections, source="")
-
-    def to_dict(self) -> dict:
-        """A plain dictionary in the TOML layout (for manifests and reports)."""
-        return {
-            "market": dataclasses.asdict(self.market),
-            "extended": dataclasses.asdict(self.extended),
-            "ensemble": dataclasses.asdict(self.ensemble),
-            "strategy": dataclasses.asdict(self.strategy),
-            "simulation": {"episodes": self.episodes, "seed": self.seed},
-        }
-
-
+# The parameter classes of the configuration's tables, in the order they are documented.
 SECTIONS = {
     "market": ExecutionProblem,
     "extended": ExtendedParameters,
     "ensemble": EnsembleParameters,
-    "strategy": StrategyParameters,
+    "impact": ImpactParameters,
+}
+
+# What a strategy may believe differently from the market (order facts and the trader's own
+# risk aversion are not beliefs; the ensemble's size must match the counts it observes).
+BELIEF_FIELDS = {
+    "market": ("volatility", "half_spread", "temporary_impact", "permanent_impact", "drift"),
+    "extended": ("coupling", "self_alpha"),
+    "ensemble": ("field_scale", "switching", "switch_to_momentum", "switch_to_mean_reversion",
+                 "herding", "step_probability"),
+    "impact": tuple(f.name for f in dataclasses.fields(ImpactParameters)),
 }
 
 
-def build_config(base: SimulationConfig, sections: dict, source: str) -> SimulationConfig:
+def _strategy_name(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ParameterError(f"{name} must be a strategy name, got {value!r}")
+    return value
+
+
+STRATEGY_NAME = Declared("name", "extended", Declaration(
+    unit="", allowed=Allowed("choice", _strategy_name,
+                             "one of " + ", ".join(POLICIES) + " or package.module:Class",
+                             tuple(POLICIES), extensible=True),
+    help="execution strategy: twap, vwap, ac-static (planned once), ac-adaptive (re-solved "
+         "every step, ignores the field and self-alpha), extended (re-solved every step), or a "
+         "policy of your own as package.module:Class", flag="--strategy"))
+
+
+def strategy_options() -> list[Declared]:
+    """The declared options of every built-in policy (each once, in registration order)."""
+    seen: dict[str, Declared] = {}
+    for cls in POLICIES.values():
+        for item in declared_fields(cls):
+            seen.setdefault(item.name, item)
+    return list(seen.values())
+
+
+def freeze(table: dict) -> tuple:
+    """A nested table as a hashable, order-independent tuple."""
+    return tuple(sorted((key, freeze(value) if isinstance(value, dict) else
+                         tuple(value) if isinstance(value, list) else value)
+                        for key, value in table.items()))
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Everything one run needs: the market's tables, the strategy, its beliefs, the run size.
+
+    beliefs: {table: {key: value}} where the strategy's beliefs differ from the market
+        (validated against BELIEF_FIELDS); `planning_beliefs()` resolves them.
+    """
+
+    market: ExecutionProblem = DEFAULT_MARKET
+    extended: ExtendedParameters = field(default_factory=ExtendedParameters)
+    ensemble: EnsembleParameters = field(default_factory=EnsembleParameters)
+    impact: ImpactParameters = field(default_factory=ImpactParameters)
+    strategy: StrategyParameters = field(default_factory=StrategyParameters)
+    beliefs: dict = field(default_factory=dict)
+    episodes: int = parameter(1000, unit="episodes", allowed=integer(1),
+                              help="Monte Carlo episodes")
+    seed: int = parameter(0, unit="", allowed=integer(0),
+                          help="root seed, integer >= 0 (0 is a seed like any other)")
+
+    def __post_init__(self) -> None:
+        check_parameters(self)
+        check_belief_table(self.beliefs)
+        policy = self.strategy.build()
+        if hasattr(policy, "validate"):
+            policy.validate(self.planning_beliefs())
+
+    def __hash__(self) -> int:
+        return hash((self.market, self.extended, self.ensemble, self.impact, self.strategy,
+                     freeze(self.beliefs), self.episodes, self.seed))
+
+    def planning_beliefs(self) -> Beliefs:
+        """What the strategy believes: the market, with the [beliefs] table applied."""
+        tables = {name: getattr(self, name) for name in BELIEF_FIELDS}
+        for name, changes in self.beliefs.items():
+            kind = SECTIONS[name]
+            values = {f.name: getattr(tables[name], f.name) for f in dataclasses.fields(kind)}
+            values.update(changes)
+            try:
+                tables[name] = kind(**values)
+            except ParameterError as error:
+                raise ParameterError(f"[beliefs.{name}] {error}") from None
+        return Beliefs(tables["market"], tables["extended"], tables["ensemble"],
+                       tables["impact"].impact)
+
+    def started_policy(self, policy: object = None) -> object:
+        """`policy` (default: a new one of the [strategy] table), started with its beliefs."""
+        policy = self.strategy.build() if policy is None else policy
+        policy.start(self.planning_beliefs())
+        return policy
+
+    def replace(self, **sections: dict) -> "SimulationConfig":
+        """A copy with fields of some tables replaced, e.g. replace(market={"steps": 30})."""
+        return build_config(self, sections, source="")
+
+    def to_dict(self) -> dict:
+        """A plain dictionary in the TOML layout (for manifests and reports)."""
+        result = {name: {f.name: _plain(getattr(getattr(self, name), f.name))
+                         for f in dataclasses.fields(kind)} for name, kind in SECTIONS.items()}
+        result["strategy"] = {"name": self.strategy.name,
+                              **{k: _plain(v) for k, v in self.strategy.options.items()}}
+        result["beliefs"] = {name: {k: _plain(v) for k, v in table.items()}
+                             for name, table in self.beliefs.items()}
+        result["simulation"] = {"episodes": self.episodes, "seed": self.seed}
+        return result
+
+
+def _plain(value: object) -> object:
+    """A TOML/JSON-able value: components of your own are written by their repr."""
+    if isinstance(value, (SwitchingRule, ImpactModel)):
+        return repr(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def check_belief_table(beliefs: object) -> None:
+    """The [beliefs] table names only tables and keys a strategy may believe differently."""
+    if not isinstance(beliefs, dict):
+        raise ParameterError(f"[beliefs] must be a table, got {beliefs!r}")
+    for name, table in beliefs.items():
+        if name not in BELIEF_FIELDS:
+            raise ParameterError(f"unknown table [beliefs.{name}]; allowed: "
+                                 f"{sorted(BELIEF_FIELDS)}")
+        if not isinstance(table, dict):
+            raise ParameterError(f"[beliefs.{name}] must be a table")
+        bad = set(table) - set(BELIEF_FIELDS[name])
+        if bad:
+            raise ParameterError(f"[beliefs.{name}] cannot hold {sorted(bad)}: a strategy may "
+                                 f"believe differently only about {list(BELIEF_FIELDS[name])}")
+
+
+def _table(given: object, name: str) -> dict:
+    if not isinstance(given, dict):
+        raise ParameterError(f"[{name}] must be a table")
+    return given
+
+
+def _section(kind: type, current: object, given: dict, name: str) -> object:
+    allowed = [f.name for f in dataclasses.fields(kind)]
+    bad = set(given) - set(allowed)
+    if bad:
+        raise ParameterError(f"unknown key(s) {sorted(bad)} in [{name}]; "
+                             f"allowed: {sorted(allowed)}")
+    values = {f: getattr(current, f) for f in allowed}
+    values.update(given)
+    try:
+        return kind(**values)
+    except ParameterError as error:
+        raise ParameterError(f"[{name}] {error}") from None
+
+
+def _strategy(current: StrategyParameters, given: dict) -> StrategyParameters:
+    """The [strategy] table: a new name starts from no options; the same name keeps them."""
+    name = given.get("name", current.name)
+    options = {} if name != current.name else dict(current.options)
+    options.update({key: value for key, value in given.items() if key != "name"})
+    try:
+        return StrategyParameters(name, options)
+    except ParameterError as error:
+        raise ParameterError(f"[strategy] {error}") from None
+
+
+def _beliefs(current: dict, given: dict) -> dict:
+    check_belief_table(given)
+    merged = {name: dict(table) for name, table in current.items()}
+    for name, table in given.items():
+        merged.setdefault(name, {}).update(table)
+    return {name: table for name, table in merged.items() if table}
+
+
+ALL_TABLES = [*SECTIONS, "strategy", "beliefs", "simulation"]
+
+
+def build_config(base: SimulationConfig, tables: dict, source: str) -> SimulationConfig:
     """`base` with the tables of a parsed TOML document (or overrides) applied and validated.
 
     source names the file in error messages ("" for overrides given in code or by flags).
     """
     prefix = f"{source}: " if source else ""
-    unknown = set(sections) - set(SECTIONS) - {"simulation"}
-    if unknown:
-        raise ParameterError(f"{prefix}unknown section(s) {sorted(unknown)}; allowed: "
-                             f"{sorted(SECTIONS) + ['simulation']}")
-    values = {}
-    for name, kind in SECTIONS.items():
-        current = getattr(base, name)
-        given = sections.get(name, {})
-        if not isinstance(given, dict):
-            raise ParameterError(f"{prefix}[{name}] must be a table")
-        allowed = {f.name for f in dataclasses.fields(kind)}
-        bad = set(given) - allowed
-        if bad:
-            raise ParameterError(f"{prefix}unknown key(s) {sorted(bad)} in [{name}]; "
-                                 f"allowed: {sorted(allowed)}")
-        merged = {f: getattr(current, f) for f in allowed}
-        merged.update(given)
-        if name == "strategy" and isinstance(merged.get("volume_profile"), list):
-            merged["volume_profile"] = tuple(merged["volume_profile"])
-        if name == "strategy" and "name" in given and "volume_profile" not in given \
-                and given["name"] != "vwap":
-            merged["volume_profile"] = None  # a profile belongs to the vwap it came with
-        if name == "strategy" and "name" in given and "forecast" not in given \
-                and given["name"] != "extended":
-            merged["forecast"] = "persistent"
-        try:
-            values[name] = kind(**merged)
-        except ParameterError as error:
-            raise ParameterError(f"{prefix}[{name}] {error}") from None
-    run = sections.get("simulation", {})
-    bad = set(run) - {"episodes", "seed"}
-    if bad:
-        raise ParameterError(f"{prefix}unknown key(s) {sorted(bad)} in [simulation]; "
-                             "allowed: ['episodes', 'seed']")
     try:
+        unknown = set(tables) - set(ALL_TABLES)
+        if unknown:
+            raise ParameterError(f"unknown table(s) {sorted(unknown)}; allowed: {ALL_TABLES}")
+        values = {name: _section(kind, getattr(base, name), _table(tables.get(name, {}), name),
+                                 name) for name, kind in SECTIONS.items()}
+        values["strategy"] = _strategy(base.strategy, _table(tables.get("strategy", {}),
+                                                             "strategy"))
+        values["beliefs"] = _beliefs(base.beliefs, _table(tables.get("beliefs", {}), "beliefs"))
+        run = _table(tables.get("simulation", {}), "simulation")
+        bad = set(run) - {"episodes", "seed"}
+        if bad:
+            raise ParameterError(f"unknown key(s) {sorted(bad)} in [simulation]; "
+                                 "allowed: ['episodes', 'seed']")
         return SimulationConfig(**values, episodes=run.get("episodes", base.episodes),
                                 seed=run.get("seed", base.seed))
     except ParameterError as error:
@@ -178,3 +272,40 @@ def read_toml(path: str | Path, what: str = "configuration file") -> dict:
 def load_config(path: str | Path, base: SimulationConfig | None = None) -> SimulationConfig:
     """Read a TOML configuration file on top of `base` (default: the built-in defaults)."""
     return build_config(base or SimulationConfig(), read_toml(path), source=str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Every parameter by its flat name (the command-line flag without dashes): flags, Mesa keywords
+
+
+def config_parameters() -> list[tuple[str, Declared]]:
+    """(table, declared parameter) of every configuration key that has a flag, in order."""
+    result = [(name, item) for name, kind in SECTIONS.items() for item in declared_fields(kind)]
+    result.append(("strategy", STRATEGY_NAME))
+    result += [("strategy", item) for item in strategy_options()]
+    result += [("simulation", item) for item in declared_fields(SimulationConfig)]
+    return result
+
+
+def flat_name(item: Declared) -> str:
+    """The keyword of a parameter: its flag without the dashes ('--self-alpha' -> self_alpha)."""
+    return item.flag[2:].replace("-", "_")
+
+
+def tables_from_flat(values: dict) -> dict:
+    """{flat name: value} -> {table: {key: value}} (unknown names are a clear error)."""
+    where = {flat_name(item): (table, item.name) for table, item in config_parameters()}
+    tables: dict[str, dict] = {}
+    for key, value in values.items():
+        if key not in where:
+            raise ParameterError(f"unknown parameter {key!r}; known: {sorted(where)}")
+        table, name = where[key]
+        tables.setdefault(table, {})[name] = value
+    return tables
+
+
+def config_from_keywords(base: SimulationConfig | None = None,
+                         **values: object) -> SimulationConfig:
+    """A configuration from flat keywords, e.g. config_from_keywords(coupling=0.01, agents=50,
+    strategy="extended", forecast="model", seed=3) (the names of the command-line flags)."""
+    return build_config(base or SimulationConfig(), tables_from_flat(values), source="")

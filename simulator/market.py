@@ -1,21 +1,21 @@
 """The price engine (MODEL.md §2): fills, price moves and realised shortfall.
 
-Pure functions on arrays with a leading episodes axis (scalars work too), shared by the
-Mesa model and the vectorised engine. `side` is +1 for a seller and -1 for a buyer;
-trades n are in the order's direction (n > 0 sells for a seller, buys for a buyer).
+`PriceEngine` holds the market price of E episodes (a leading episodes axis: E = 1 in the Mesa
+model, thousands in the vectorised engine) and the impact model's state; one call advances every
+episode, with the same floating-point operations in both engines. `side` is +1 for a seller and
+-1 for a buyer; trades n are in the order's direction.
+
+Step k: the trade fills at `fill(n_k)` (the impact model's S̃_k), then
+    S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k + (the trade's own move, e.g. -side·γ·n_k),
+    α_k = α_exo + coupling·f_k - side·self_alpha·x_k.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from acsim.strategies.impact import ImpactModel
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
-
-
-def fill_price(problem: ExecutionProblem, price: np.ndarray, trade: np.ndarray) -> np.ndarray:
-    """S̃_k = S_{k-1} - side·(ε·sgn(n_k) + (η/τ)·n_k): the price trade k fills at."""
-    return price - problem.side * (problem.half_spread * np.sign(trade)
-                                   + problem.temporary_impact / problem.step_length * trade)
 
 
 def price_drift(problem: ExecutionProblem, extended: ExtendedParameters, field: np.ndarray,
@@ -25,14 +25,30 @@ def price_drift(problem: ExecutionProblem, extended: ExtendedParameters, field: 
             - problem.side * extended.self_alpha * holdings_after)
 
 
-def next_price(problem: ExecutionProblem, extended: ExtendedParameters, price: np.ndarray,
-               trade: np.ndarray, holdings_after: np.ndarray, field: np.ndarray,
-               shock: np.ndarray) -> np.ndarray:
-    """S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k - side·γ·n_k."""
-    tau = problem.step_length
-    return (price + price_drift(problem, extended, field, holdings_after) * tau
-            + problem.volatility * np.sqrt(tau) * shock
-            - problem.side * problem.permanent_impact * trade)
+class PriceEngine:
+    """The market price and the impact state of E episodes (see the module docstring)."""
+
+    def __init__(self, problem: ExecutionProblem, extended: ExtendedParameters,
+                 impact: ImpactModel, episodes: int) -> None:
+        self.problem = problem
+        self.extended = extended
+        self.impact = impact
+        self.price = np.full(episodes, problem.price)
+        self.impact_state = impact.initial_state(problem, episodes)
+
+    def fill(self, trade: np.ndarray) -> np.ndarray:
+        """S̃_k: the price trade n_k fills at (from S_{k-1} and the impact state)."""
+        return self.impact.fill_price(self.problem, self.price, trade, self.impact_state)
+
+    def advance(self, trade: np.ndarray, holdings_after: np.ndarray, field: np.ndarray,
+                shock: np.ndarray) -> np.ndarray:
+        """S_k from S_{k-1}: drift, noise and the trade's own move; returns the new price."""
+        problem, tau = self.problem, self.problem.step_length
+        move, self.impact_state = self.impact.price_move(problem, trade, self.impact_state)
+        self.price = (self.price
+                      + price_drift(problem, self.extended, field, holdings_after) * tau
+                      + problem.volatility * np.sqrt(tau) * shock + move)
+        return self.price
 
 
 def implementation_shortfall(problem: ExecutionProblem, trades: np.ndarray,

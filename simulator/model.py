@@ -1,20 +1,33 @@
 """The Mesa market model: one execution episode in the order of MODEL.md §2.
 
 Each step k = 1..N:
-  1. the ensemble updates (M Kirman micro-updates, or one ±1 random-walk move), giving
-     the momentum count m_k and the field f_k;
-  2. the executing agent chooses n_k from x_{k-1}, S_{k-1}, f_k, k;
-  3. the trade fills at S̃_k = S_{k-1} - side·(ε·sgn n_k + (η/τ)·n_k); x_k = x_{k-1} - n_k;
-  4. the price moves: S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k - side·γ·n_k.
+  1. the ensemble updates (the switching rule, agent by agent) and every ensemble trader
+     declares its type (`step`); the momentum count m_k and the field f_k follow;
+  2. the executing agent chooses n_k from x_{k-1}, S_{k-1}, f_k, m_k, k;
+  3. the trade fills at S̃_k (the impact model; MODEL §2: S_{k-1} - side·(ε·sgn n_k + η·n_k/τ));
+     x_k = x_{k-1} - n_k;
+  4. the price moves: S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k + the trade's own move (-side·γ·n_k).
 
-Random draws follow the protocol of simulator/randomness.py, one uniform per Kirman
-micro-update: u picks the agent at position floor(u·M) of the list [momentum traders,
-then mean-reversion traders], and the fractional part u·M - floor(u·M) is the agent's
-own draw (`EnsembleTrader.revise`); a copying agent's partner is the one at position
-min(floor((draw - a)·(M-1)/b), M-2) of the same list without the agent. The random-walk
-rule uses one uniform per step: u < p moves up, p <= u < 2p moves down (suppressed at
-the bounds), and the agent that switches sits at position floor(u'·count) of its type's
-list with u' = u/p or (u - p)/p.
+Build it from a configuration or from keyword parameters named like the command-line flags,
+which is how Mesa's own tools (`mesa.batch_run`, SolaraViz) drive a model:
+
+    ExecutionMarket(coupling=0.01, agents=50, strategy="extended", forecast="model", seed=3,
+                    episode=12)
+
+Why the agents sit in two ordered lists. The random-stream protocol (simulator/randomness.py)
+gives every draw a meaning that depends only on (root seed, episode, step), so that the
+vectorised engine, which keeps only the count m, can replay the same episode bit for bit. A
+Kirman micro-update with uniform u picks the agent at position floor(u·M) of the list
+[momentum traders, then mean-reversion traders]; the fractional part u·M - floor(u·M) is that
+agent's own draw (`EnsembleTrader.revise`); a copying agent's partner is the one at position
+min(floor((draw - a)·(M-1)/b), M-2) of the same list without the agent; a switching agent moves
+to the end of the other list. Positions in these lists are what the count-level kernel
+reproduces from m alone, so the model keeps them as ordered Python lists rather than Mesa's
+unordered AgentSet. The random-walk rule uses one uniform per step: u < p moves up, p <= u < 2p
+moves down (suppressed at the bounds), and the agent that switches sits at position
+floor(u'·count) of its type's list with u' = u/p or (u - p)/p. A switching rule of your own
+changes the count by its `step_counts`; the model switches the needed agents from the front of
+the list they leave.
 """
 
 from __future__ import annotations
@@ -22,41 +35,57 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from acsim.agents.policies import ExecutionPolicy, make_policy
+from acsim.agents.policies import ExecutionPolicy
 from acsim.agents.traders import EnsembleTrader, ExecutingAgent
-from acsim.simulator import market
-from acsim.simulator.config import SimulationConfig
-from acsim.simulator.randomness import EpisodeDraws, episode_draws
+from acsim.simulator.config import SimulationConfig, config_from_keywords
+from acsim.simulator.market import PriceEngine
+from acsim.simulator.randomness import episode_draws
 from acsim.simulator.results import EpisodeResults
 from acsim.strategies import ensemble
+from acsim.strategies.ensemble import KirmanRule, RandomWalkRule
 
 
 class ExecutionMarket(mesa.Model):
-    """One episode: ensemble traders, an executing agent and the price engine."""
+    """One episode: ensemble traders, an executing agent and the price engine.
 
-    def __init__(self, config: SimulationConfig, draws: EpisodeDraws,
-                 policy: ExecutionPolicy | None = None) -> None:
+    config: the configuration (default: the built-in one); keyword `parameters` (flag names
+        such as coupling, agents, strategy, forecast, seed) are applied on top of it.
+    episode: the episode number within the root seed's streams.
+    policy: a policy object instead of the configuration's strategy.
+    collect_agents: also record every agent's type each step (agent-level DataCollector).
+    """
+
+    def __init__(self, config: SimulationConfig | None = None, *, episode: int = 0,
+                 policy: ExecutionPolicy | None = None, collect_agents: bool = False,
+                 **parameters: object) -> None:
+        config = config or SimulationConfig()
+        if parameters:
+            config = config_from_keywords(config, **parameters)
         super().__init__(rng=config.seed)  # Mesa's own generators are never used
         self.config = config
-        self.draws = draws
+        self.episode = episode
         problem = config.market
-        count = int(ensemble.initial_count(config.ensemble, draws.initial)[0])
+        self.draws = episode_draws(config.seed, episode, problem.steps,
+                                   config.ensemble.draws_per_step)
+        count = int(ensemble.initial_count(config.ensemble, self.draws.initial)[0])
         self.momentum_traders = [EnsembleTrader(self, True) for _ in range(count)]
         self.mean_reversion_traders = [
             EnsembleTrader(self, False) for _ in range(config.ensemble.agents - count)]
-        if policy is None:
-            policy = make_policy(config)
-        policy.start(config)
-        self.executor = ExecutingAgent(self, policy)
-        self.price = problem.price
+        self.executor = ExecutingAgent(self, config.started_policy(policy), problem.shares)
+        self.engine = PriceEngine(problem, config.extended, config.impact.impact, 1)
         self.field = float(ensemble.field(config.ensemble, count))
         self.fill_price = np.nan
         self.trade = 0.0
-        self.datacollector = mesa.DataCollector(model_reporters={
-            "price": "price", "fill_price": "fill_price", "field": "field",
-            "momentum_count": "momentum_count", "holdings": "holdings", "trade": "trade",
-        })
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"price": "price", "fill_price": "fill_price", "field": "field",
+                             "momentum_count": "momentum_count", "holdings": "holdings",
+                             "trade": "trade"},
+            agent_reporters={"type": "kind"} if collect_agents else None)
         self.datacollector.collect(self)
+
+    @property
+    def price(self) -> float:
+        return float(self.engine.price[0])
 
     @property
     def momentum_count(self) -> int:
@@ -96,36 +125,53 @@ class ExecutionMarket(mesa.Model):
         return self.trader_at(position)
 
     def update_ensemble(self, uniforms: np.ndarray) -> None:
+        """One step of the switching rule, agent by agent (see the module docstring)."""
         parameters = self.config.ensemble
-        if parameters.switching == "kirman":
+        rule = parameters.rule
+        if isinstance(rule, KirmanRule):
             for uniform in uniforms:
                 scaled = float(uniform) * parameters.agents
                 position = int(scaled)
                 self.trader_at(position).revise(scaled - position)
-            return
-        uniform, p = float(uniforms[0]), parameters.step_probability
-        if uniform < p and self.mean_reversion_traders:
-            self.switch_type(self._random_member(self.mean_reversion_traders, uniform / p))
-        elif p <= uniform < 2.0 * p and self.momentum_traders:
-            self.switch_type(self._random_member(self.momentum_traders, (uniform - p) / p))
+        elif isinstance(rule, RandomWalkRule):
+            uniform, p = float(uniforms[0]), rule.step_probability
+            if uniform < p and self.mean_reversion_traders:
+                self.switch_type(self._member(self.mean_reversion_traders, uniform / p))
+            elif p <= uniform < 2.0 * p and self.momentum_traders:
+                self.switch_type(self._member(self.momentum_traders, (uniform - p) / p))
+        else:
+            target = int(rule.step_counts(np.array([self.momentum_count]), uniforms[None, :],
+                                          parameters.agents)[0])
+            while self.momentum_count < target:
+                self.switch_type(self.mean_reversion_traders[0])
+            while self.momentum_count > target:
+                self.switch_type(self.momentum_traders[0])
 
     @staticmethod
-    def _random_member(traders: list[EnsembleTrader], fraction: float) -> EnsembleTrader:
+    def _member(traders: list[EnsembleTrader], fraction: float) -> EnsembleTrader:
         """The trader at position floor(fraction·len) (clamped against rounding)."""
         return traders[min(int(fraction * len(traders)), len(traders) - 1)]
+
+    def declared_momentum_count(self) -> int:
+        """Every ensemble trader declares its type; m_k is the number of momentum stances."""
+        traders = self.momentum_traders + self.mean_reversion_traders
+        for trader in traders:
+            trader.step()
+        return sum(trader.stance > 0 for trader in traders)
 
     # --- one step of MODEL.md §2 ------------------------------------------------------
     def step(self) -> None:
         problem, k = self.config.market, self.steps
         self.update_ensemble(self.draws.ensemble[0, k - 1])
-        self.field = float(ensemble.field(self.config.ensemble, self.momentum_count))
-        trade = self.executor.decide()
-        self.fill_price = float(market.fill_price(problem, self.price, trade))
+        count = self.declared_momentum_count()
+        self.field = float(ensemble.field(self.config.ensemble, count))
+        trade = self.executor.decide(k, problem.steps, self.price, self.field, count)
+        trades = np.array([trade])
+        self.fill_price = float(self.engine.fill(trades)[0])
         self.executor.holdings -= trade
         self.trade = trade
-        self.price = float(market.next_price(problem, self.config.extended, self.price, trade,
-                                             self.executor.holdings, self.field,
-                                             self.draws.noise[0, k - 1]))
+        self.engine.advance(trades, np.array([self.executor.holdings]), np.array([self.field]),
+                            self.draws.noise[0, k - 1:k])
         self.datacollector.collect(self)
         if k == problem.steps:
             self.running = False
@@ -147,9 +193,7 @@ class ExecutionMarket(mesa.Model):
 def run_episode(config: SimulationConfig, episode: int = 0,
                 policy: ExecutionPolicy | None = None) -> EpisodeResults:
     """Run episode number `episode` of root seed config.seed in the Mesa model."""
-    draws = episode_draws(config.seed, episode, config.market.steps,
-                          config.ensemble.draws_per_step)
-    model = ExecutionMarket(config, draws, policy)
+    model = ExecutionMarket(config, episode=episode, policy=policy)
     while model.running:
         model.step()
     return model.results()

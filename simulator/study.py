@@ -17,6 +17,7 @@ model for whole paths).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -33,43 +34,71 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from acsim.agents.policies import make_policy
-from acsim.simulator.config import SECTIONS, SimulationConfig, StrategyParameters
+from acsim.agents.policies import StrategyParameters, policy_label
+from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig
 from acsim.simulator.randomness import BLOCK_SIZE, noise_shocks
 from acsim.simulator.statistics import paired_difference, summarise_chunks
 from acsim.simulator.vectorised import ensemble_paths, execute
 from acsim.strategies.errors import ParameterError
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
-def strategy_label(strategy: StrategyParameters) -> str:
-    """A short readable name: 'extended/model', 'ac-adaptive+no-buyback', ..."""
-    label = strategy.name + (f"/{strategy.forecast}" if strategy.name == "extended" else "")
-    return label + ("+no-buyback" if strategy.no_buyback else "")
+def strategy_label(strategy: StrategyParameters | object) -> str:
+    """A short readable name: 'extended/model', 'ac-adaptive+no-buyback', or a policy
+    object's `label` (default: its class name)."""
+    if isinstance(strategy, StrategyParameters):
+        return strategy.label
+    return policy_label(strategy)
+
+
+def describe_strategy(strategy: StrategyParameters | object) -> dict:
+    """What the manifest records of a strategy (a policy object by its repr)."""
+    if isinstance(strategy, StrategyParameters):
+        return {"name": strategy.name, **{key: list(value) if isinstance(value, tuple) else
+                                          value for key, value in strategy.options.items()}}
+    return {"object": repr(strategy)}
 
 
 @dataclass(frozen=True)
 class Case:
-    """One strategy at one sweep point."""
+    """One strategy at one sweep point; `policy` is a policy object, or None for the
+    configuration's [strategy]."""
 
     label: str
     strategy: str
     point: dict
     config: SimulationConfig
+    policy: object = None
+
+
+def _sweep_target(key: str) -> tuple[str, ...]:
+    """'market.steps' -> ('market', 'steps'); 'beliefs.extended.coupling' -> three parts."""
+    parts = tuple(key.split("."))
+    if len(parts) == 2 and parts[0] in SECTIONS and parts[1] in {
+            f.name for f in dataclasses.fields(SECTIONS[parts[0]])}:
+        return parts
+    if len(parts) == 3 and parts[0] == "beliefs" and parts[2] in BELIEF_FIELDS.get(parts[1], ()):
+        return parts
+    raise ParameterError(f"sweep key {key!r} must be <table>.<key> for the tables "
+                         f"{sorted(SECTIONS)}, or beliefs.<table>.<key> for what a strategy may "
+                         f"believe ({', '.join(f'{t}: {list(k)}' for t, k in BELIEF_FIELDS.items())})")
 
 
 @dataclass(frozen=True)
 class Study:
     """strategies × sweep on the base configuration's episodes and seed.
 
-    sweep: {"section.field": (value, ...)} for sections market, extended, ensemble; the
-        grid is the Cartesian product, in the order given.
+    strategies: StrategyParameters (built-in or "package.module:Class" policies with their
+        options) or policy objects of your own (each case starts a fresh copy).
+    sweep: {"table.key": (value, ...)} for the tables market, extended, ensemble, impact, and
+        {"beliefs.table.key": (...)} for what the strategies believe; the grid is the
+        Cartesian product, in the order given.
     baseline: index of the strategy that paired differences are taken against.
     """
 
     base: SimulationConfig = field(default_factory=SimulationConfig)
-    strategies: tuple[StrategyParameters, ...] = (StrategyParameters(),)
+    strategies: tuple = (StrategyParameters(),)
     sweep: dict = field(default_factory=dict)
     baseline: int = 0
 
@@ -79,12 +108,14 @@ class Study:
         if not 0 <= self.baseline < len(self.strategies):
             raise ParameterError(f"baseline must index one of the {len(self.strategies)} "
                                  f"strategies, got {self.baseline}")
+        for strategy in self.strategies:
+            if not isinstance(strategy, StrategyParameters) and not (
+                    callable(getattr(strategy, "start", None))
+                    and callable(getattr(strategy, "trades", None))):
+                raise ParameterError(f"a study strategy is StrategyParameters or a policy with "
+                                     f"start and trades methods, got {strategy!r}")
         for key, values in self.sweep.items():
-            section, _, name = key.partition(".")
-            if section not in ("market", "extended", "ensemble") or name not in {
-                    f.name for f in dataclasses.fields(SECTIONS[section])}:
-                raise ParameterError(f"sweep key {key!r} must be market.<field>, "
-                                     "extended.<field> or ensemble.<field>")
+            _sweep_target(key)
             if len(values) == 0:
                 raise ParameterError(f"sweep {key!r} needs at least one value")
         cases = self.cases()
@@ -102,15 +133,22 @@ class Study:
     def cases(self) -> list[Case]:
         result = []
         for point in self.points():
-            sections: dict[str, dict] = {}
+            tables: dict[str, dict] = {}
             for key, value in point.items():
-                section, _, name = key.partition(".")
-                sections.setdefault(section, {})[name] = value
+                *path, name = _sweep_target(key)
+                table = tables
+                for part in path:
+                    table = table.setdefault(part, {})
+                table[name] = value
             for strategy in self.strategies:
-                config = self.base.replace(strategy=dataclasses.asdict(strategy), **sections)
+                spec = strategy if isinstance(strategy, StrategyParameters) else None
+                strategy_table = {"name": spec.name, **spec.options} if spec else {}
+                config = self.base.replace(strategy=strategy_table, **tables)
                 label = strategy_label(strategy) + "".join(
-                    f" {key.partition('.')[2]}={value}" for key, value in point.items())
-                result.append(Case(label, strategy_label(strategy), point, config))
+                    f" {key if key.startswith('beliefs.') else key.partition('.')[2]}={value}"
+                    for key, value in point.items())
+                result.append(Case(label, strategy_label(strategy), point, config,
+                                   None if spec else strategy))
         return result
 
     def blocks(self) -> list[tuple[int, int]]:
@@ -124,7 +162,7 @@ class Study:
             "version": MANIFEST_VERSION,
             "block_size": BLOCK_SIZE,
             "base": self.base.to_dict(),
-            "strategies": [dataclasses.asdict(s) for s in self.strategies],
+            "strategies": [describe_strategy(s) for s in self.strategies],
             "sweep": {key: list(values) for key, values in self.sweep.items()},
             "baseline": self.baseline,
             "cases": [{"label": c.label, "strategy": c.strategy, "point": c.point}
@@ -132,16 +170,25 @@ class Study:
         }
 
 
-_started_policies: dict = {}  # per worker process: case configuration -> started policy
+_started_policies: dict = {}  # per worker process: built-in case configuration -> policy
 
 
-def _policy(config: SimulationConfig):
-    """The built-in policy of a case, started once per process and reused for every block."""
-    if config not in _started_policies:
-        policy = make_policy(config)
-        policy.start(config)
-        _started_policies[config] = policy
-    return _started_policies[config]
+def _policy(case: Case) -> object:
+    """The case's policy, started. Built-in policies are started once per process and reused
+    for every block (they keep no state between steps); a policy object of your own is
+    copied and started afresh for every block."""
+    if case.policy is not None:
+        return case.config.started_policy(copy.deepcopy(case.policy))
+    if case.config not in _started_policies:
+        _started_policies[case.config] = case.config.started_policy()
+    return _started_policies[case.config]
+
+
+def ignores_field(case: Case, policy: object) -> bool:
+    """True when the ensemble cannot change this case's results: the market's coupling is 0
+    (the field moves no price) and the policy says it ignores the field (`uses_field` False
+    after start). A policy that does not say so is assumed to use it."""
+    return case.config.extended.coupling == 0.0 and not getattr(policy, "uses_field", True)
 
 
 def block_path(out: Path, block: int) -> Path:
@@ -158,16 +205,16 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
     paths: dict = {}
     columns = {"episode": np.arange(block * BLOCK_SIZE, block * BLOCK_SIZE + count)}
     for index, case in enumerate(cases):
+        policy = _policy(case)
         key = case.config.ensemble
-        if case.config.extended.coupling == 0.0:
-            # The field moves nothing when coupling is 0 (no price drift, no planning term),
-            # so its paths are not simulated; a constant count stands in.
+        if ignores_field(case, policy):
+            # Nothing reads the field: its paths are not simulated; a constant count stands in.
             counts = np.full((count, steps + 1), key.agents // 2, dtype=np.int64)
         else:
             if key not in paths:
                 paths[key] = ensemble_paths(key, base.seed, block, steps, 0, count)
             counts = paths[key]
-        result = execute(case.config, _policy(case.config), counts, noise)
+        result = execute(case.config, policy, counts, noise)
         columns[f"shortfall_{index}"] = result.shortfall
         columns[f"final_holdings_{index}"] = result.holdings[:, -1]
     target = block_path(Path(out), block)

@@ -19,3 +19,8 @@ class InfeasibleProblemError(AcsimError):
 
 class SolverError(AcsimError):
     """A numerical solver failed; no schedule is returned in its place."""
+
+
+class PlanningError(AcsimError):
+    """A planner was asked to plan under a model it cannot solve (e.g. an impact model
+    without a planner); it refuses instead of planning with the wrong model."""

@@ -197,6 +197,54 @@ def no_buyback_holdings(inputs: PlanningInputs, holdings: float) -> np.ndarray:
     raise SolverError(f"no-buy-back active set did not converge in {20 * steps + 20} iterations")
 
 
+class LinearPlanner:
+    """The planner optimal under linear impact (MODEL §3b), as the receding-horizon policies
+    and `acsim.strategies.impact.LinearImpact.planner` use it.
+
+    Every method takes current holdings x_0 of shape (E,) and planning drifts a_k of shape
+    (E, m) for the m remaining steps (sell-equivalent units, see `PlanningInputs`); `state` is
+    the impact model's state, unused here. The plan is linear in (x_0, a) unless trades are
+    constrained to n_k >= 0, so `gains` (precomputed for every remaining length) give the first
+    trade with one multiply-add per forecast step.
+    """
+
+    def __init__(self, step_length: float, effective_temporary_impact: float, urgency: float,
+                 steps: int) -> None:
+        self.step_length = step_length
+        self.effective_temporary_impact = effective_temporary_impact
+        self.urgency = urgency
+        self.gains = LinearGains(step_length, effective_temporary_impact, urgency, steps)
+
+    def inputs(self, drift: np.ndarray) -> PlanningInputs:
+        return PlanningInputs(self.step_length, self.effective_temporary_impact, self.urgency,
+                              np.asarray(drift, dtype=float))
+
+    def holdings(self, holdings: np.ndarray, drift: np.ndarray, state: object = None,
+                 no_buyback: bool = False) -> np.ndarray:
+        """Optimal x_0..x_m of every episode, shape (E, m + 1)."""
+        inputs = self.inputs(drift)
+        plans = optimal_holdings(inputs, holdings)
+        if no_buyback:
+            for episode in self._needs_active_set(plans, holdings):
+                plans[episode] = no_buyback_holdings(self.inputs(inputs.drift[episode]),
+                                                     holdings[episode])
+        return plans
+
+    def first_trades(self, holdings: np.ndarray, drift: np.ndarray, state: object = None,
+                     no_buyback: bool = False) -> np.ndarray:
+        """n_1 of the optimal plan of every episode, shape (E,)."""
+        if not no_buyback:
+            return self.gains.first_trade(holdings, drift)
+        plans = self.holdings(holdings, drift, state, no_buyback=True)
+        return plans[:, 0] - plans[:, 1]
+
+    @staticmethod
+    def _needs_active_set(plans: np.ndarray, holdings: np.ndarray) -> np.ndarray:
+        """Episodes whose unconstrained plan buys back (or that hold a negative position):
+        only these go through the exact active set."""
+        return np.flatnonzero(np.any(np.diff(plans, axis=1) > 0.0, axis=1) | (holdings < 0.0))
+
+
 def extended_schedule(problem: ExecutionProblem, extended: ExtendedParameters | None = None,
                       field_forecast: object = None, no_buyback: bool = False) -> np.ndarray:
     """Optimal holdings x_0..x_N of the whole order under the extended model.

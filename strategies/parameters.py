@@ -19,6 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from acsim.strategies import validation
+from acsim.strategies.declarations import (
+    FINITE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Allowed,
+    check_parameters,
+    integer,
+    parameter,
+)
 from acsim.strategies.errors import ParameterError
 
 SELL = 1
@@ -26,54 +35,49 @@ BUY = -1
 SIDES = {"sell": SELL, "buy": BUY}
 
 
+def _side(name: str, value: object) -> int:
+    """'sell' or 1 -> +1, 'buy' or -1 -> -1."""
+    value = SIDES.get(value, value) if isinstance(value, str) else value
+    if isinstance(value, bool) or value not in (SELL, BUY):
+        raise ParameterError(f"{name} must be 'sell', 'buy', 1 or -1, got {value!r}")
+    return int(value)
+
+
+SIDE = Allowed("choice", _side, "sell or buy", ("sell", "buy"))
+
+
 @dataclass(frozen=True)
 class ExecutionProblem:
-    """An order to work and the market it is worked in.
+    """An order to work and the market it is worked in (MODEL.md §1-§3; units: see above)."""
 
-    shares: X > 0, the quantity to sell (or buy, with side = -1).
-    horizon: T > 0, the time allowed, in time units.
-    steps: N >= 1 trading intervals of length τ = T/N.
-    price: S_0 > 0, the arrival (decision) price.
-    volatility: σ >= 0, price units per √time.
-    half_spread: ε >= 0, currency per share paid on every share traded.
-    temporary_impact: η > 0.
-    permanent_impact: γ >= 0.
-    risk_aversion: λ >= 0, per currency (weights the variance of shortfall).
-    drift: α, the exogenous price drift in price units per time unit.
-    side: +1 sell, -1 buy.
-    """
-
-    shares: float = 1_000_000.0
-    horizon: float = 60.0
-    steps: int = 60
-    price: float = 50.0
-    volatility: float = math.sqrt(0.144)
-    half_spread: float = 0.0625
-    temporary_impact: float = 2.5e-6
-    permanent_impact: float = 2.5e-7
-    risk_aversion: float = 1e-6
-    drift: float = 0.0
-    side: int = SELL
+    shares: float = parameter(1_000_000.0, unit="shares", allowed=POSITIVE,
+                              help="X, the quantity to sell (or buy, with side = buy)")
+    horizon: float = parameter(60.0, unit="time units", allowed=POSITIVE,
+                               help="T, the time allowed")
+    steps: int = parameter(60, unit="steps", allowed=integer(1),
+                           help="N trading steps of length τ = T/N")
+    price: float = parameter(50.0, unit="currency per share", allowed=POSITIVE,
+                             help="S_0, the arrival (decision) price")
+    volatility: float = parameter(math.sqrt(0.144), unit="price units per √time unit",
+                                  allowed=NON_NEGATIVE,
+                                  help="σ, arithmetic (Bachelier) volatility of the price")
+    half_spread: float = parameter(0.0625, unit="currency per share", allowed=NON_NEGATIVE,
+                                   help="ε, paid on every share traded")
+    temporary_impact: float = parameter(
+        2.5e-6, unit="currency·time per share²", allowed=POSITIVE,
+        help="η: a trade of n shares in a step of length τ fills η·n/τ worse")
+    permanent_impact: float = parameter(
+        2.5e-7, unit="currency per share²", allowed=NON_NEGATIVE,
+        help="γ: every share traded moves the price by γ against the trader, for good")
+    risk_aversion: float = parameter(1e-6, unit="per currency", allowed=NON_NEGATIVE,
+                                     help="λ, the weight of the variance of shortfall")
+    drift: float = parameter(0.0, unit="price units per time unit", allowed=FINITE,
+                             help="α, the exogenous price drift")
+    side: int = parameter(SELL, unit="", allowed=SIDE,
+                          help="sell or buy; a buy is the mirror image of a sell")
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "shares", validation.positive("shares", self.shares))
-        set_(self, "horizon", validation.positive("horizon", self.horizon))
-        set_(self, "steps", validation.integer("steps", self.steps, 1))
-        set_(self, "price", validation.positive("price", self.price))
-        set_(self, "volatility", validation.non_negative("volatility", self.volatility))
-        set_(self, "half_spread", validation.non_negative("half_spread", self.half_spread))
-        set_(self, "temporary_impact",
-             validation.positive("temporary_impact", self.temporary_impact))
-        set_(self, "permanent_impact",
-             validation.non_negative("permanent_impact", self.permanent_impact))
-        set_(self, "risk_aversion", validation.non_negative("risk_aversion", self.risk_aversion))
-        set_(self, "drift", validation.finite_number("drift", self.drift))
-        if isinstance(self.side, str):
-            set_(self, "side", SIDES.get(self.side, self.side))
-        if isinstance(self.side, bool) or self.side not in (SELL, BUY):
-            raise ParameterError(f"side must be 'sell', 'buy', 1 or -1, got {self.side!r}")
-        set_(self, "side", int(self.side))
+        check_parameters(self)
         if self.effective_temporary_impact <= 0.0:
             raise ParameterError(
                 "effective temporary impact η̃ = temporary_impact - permanent_impact·τ/2 = "
@@ -114,21 +118,17 @@ class ExecutionProblem:
 
 @dataclass(frozen=True)
 class ExtendedParameters:
-    """The two feedback terms of the extended model (MODEL.md §2, §3b).
+    """The two feedback terms of the extended model (MODEL.md §2, §3b)."""
 
-    coupling: price drift per unit of ensemble field (price units per time unit per
-        field unit); any finite sign.
-    self_alpha: >= 0, price drift per share of the trader's own remaining holdings
-        (a seller's unsold shares pull the price down: α gets -self_alpha·x_k).
-    """
-
-    coupling: float = 0.0
-    self_alpha: float = 0.0
+    coupling: float = parameter(
+        0.0, unit="price units per time unit per field unit", allowed=FINITE,
+        help="price drift per unit of ensemble field (the paper's η_ens)")
+    self_alpha: float = parameter(
+        0.0, unit="price units per time unit per share", allowed=NON_NEGATIVE,
+        help="price drift per share still held: a seller's unsold shares pull the price down")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "coupling", validation.finite_number("coupling", self.coupling))
-        object.__setattr__(self, "self_alpha",
-                           validation.non_negative("self_alpha", self.self_alpha))
+        check_parameters(self)
 
 
 @dataclass(frozen=True)

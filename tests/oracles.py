@@ -127,3 +127,22 @@ def strategy_settings(volume_profile: tuple) -> dict[str, dict]:
         "extended/model+no-buyback": {"name": "extended", "forecast": "model",
                                       "no_buyback": True},
     }
+
+
+def loop_random_walk_matrix(M, p):
+    """The paper's ±1 rule as a matrix, built entry by entry (moves out of [0, M] suppressed)."""
+    matrix = np.zeros((M + 1, M + 1))
+    for m in range(M + 1):
+        if m < M:
+            matrix[m, m + 1] = p
+        if m > 0:
+            matrix[m, m - 1] = p
+        matrix[m, m] = 1.0 - matrix[m].sum()
+    return matrix
+
+
+def kirman_closed_form(M, a1, a2, s, m):
+    """MODEL §4: E[m_{k+s} | m_k = m] = m* + ρ^s (m - m*), ρ = (1 - (a1+a2)/M)^M, m* = M·a1/(a1+a2)."""
+    mean = M * a1 / (a1 + a2)
+    rho = (1.0 - (a1 + a2) / M) ** M
+    return mean + rho**s * (m - mean)

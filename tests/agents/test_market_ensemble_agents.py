@@ -19,7 +19,7 @@ from scipy import stats
 from tests.oracles import kirman_micro_matrix, kirman_up_down
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import ExecutionMarket, run_episode
-from acsim.simulator.randomness import block_draws, episode_draws
+from acsim.simulator.randomness import block_draws
 
 GRID = 20_000
 GRID_UNIFORMS = (np.arange(GRID) + 0.5) / GRID
@@ -35,8 +35,7 @@ def make_config(agents, initial, steps=5, **ensemble):
 
 
 def fresh_model(config):
-    draws = episode_draws(0, 0, config.market.steps, config.ensemble.draws_per_step)
-    return ExecutionMarket(config, draws)
+    return ExecutionMarket(config, episode=0)
 
 
 class Restorer:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from acsim.simulator.cli import main
+from acsim.experiments.cli import main
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 
@@ -135,6 +135,11 @@ BAD_FLAGS = [
     (["--self-alpha", "-1"], ["self_alpha"]),
     (["--strategy", "twap", "--no-buyback"], ["no_buyback"]),
     (["--switch-to-momentum", "0", "--switch-to-mean-reversion", "0"], ["cannot both be 0"]),
+    (["--switching", "voter"], ["switching", "kirman", "random-walk"]),
+    (["--strategy", "genius"], ["strategy name", "genius"]),
+    (["--forecast", "model", "--strategy", "twap"], ["forecast applies to extended"]),
+    (["--belief", "market.shares=3"], ["beliefs.market", "shares"]),
+    (["--belief", "extended.coupling"], ["--belief must be TABLE.KEY=VALUE"]),
 ]
 
 
@@ -159,10 +164,9 @@ def test_simulate_bad_config_file_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, word", [
-    (["--switching", "voter"], "--switching"),
     (["--episodes", "two"], "--episodes"),
-    (["--strategy", "genius"], "--strategy"),
     (["--seed", "1.5"], "--seed"),
+    (["--side", "short"], "--side"),
 ])
 def test_simulate_argparse_errors_exit_2(capsys, extra, word):
     with pytest.raises(SystemExit) as info:

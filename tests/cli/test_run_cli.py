@@ -1,4 +1,4 @@
-"""`acsim run` end to end, and study files (experiments/studies.py).
+"""`acsim run` end to end, and study files (acsim.simulator.study_files).
 
 - `acsim run --episodes 5000 --out DIR` (the real executable, default backend) writes
   summary.csv/.parquet, paired.csv/.parquet, figures/*.png, manifest.json and blocks/.
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acsim.experiments.studies import DEFAULT_STUDY, load_study, parse_strategy
-from acsim.simulator.cli import main
-from acsim.simulator.config import StrategyParameters
+from acsim.simulator.study_files import DEFAULT_STUDY, load_study, parse_strategy
+from acsim.experiments.cli import main
+from acsim.agents.policies import strategy
 from acsim.simulator.study import load_episodes, run_study
 from acsim.strategies.errors import ParameterError
 
@@ -180,9 +180,9 @@ def write(tmp_path, text, name="study.toml"):
 
 def test_load_study_reads_strategies_baseline_sweep_and_configuration(tmp_path):
     study = load_study(write(tmp_path, STUDY_FILE))
-    assert study.strategies == (StrategyParameters("twap"),
-                                StrategyParameters("extended", "model", True),
-                                StrategyParameters("ac-adaptive"))
+    assert study.strategies == (strategy("twap"),
+                                strategy("extended", forecast="model", no_buyback=True),
+                                strategy("ac-adaptive"))
     assert study.baseline == 2
     assert study.sweep == {"extended.coupling": (0.0, 0.02),
                            "market.risk_aversion": (0.001, 0.004)}
@@ -230,19 +230,19 @@ def test_study_file_defaults(tmp_path):
     study = load_study(write(tmp_path, "[simulation]\nepisodes = 7\n"))
     assert study.strategies == DEFAULT_STUDY.strategies
     # without a baseline, adaptive AC when listed (as in the embedded study), else the first
-    assert study.strategies[study.baseline] == StrategyParameters("ac-adaptive")
+    assert study.strategies[study.baseline] == strategy("ac-adaptive")
     assert study.baseline == DEFAULT_STUDY.baseline
     assert study.sweep == {}
     assert study.base.episodes == 7
 
 
 @pytest.mark.parametrize("label, expected", [
-    ("twap", StrategyParameters("twap")),
-    ("ac-static", StrategyParameters("ac-static")),
-    ("ac-adaptive+no-buyback", StrategyParameters("ac-adaptive", no_buyback=True)),
-    ("extended", StrategyParameters("extended", "persistent")),
-    ("extended/none", StrategyParameters("extended", "none")),
-    ("extended/persistent+no-buyback", StrategyParameters("extended", "persistent", True)),
+    ("twap", strategy("twap")),
+    ("ac-static", strategy("ac-static")),
+    ("ac-adaptive+no-buyback", strategy("ac-adaptive", no_buyback=True)),
+    ("extended", strategy("extended", forecast="persistent")),
+    ("extended/none", strategy("extended", forecast="none")),
+    ("extended/persistent+no-buyback", strategy("extended", forecast="persistent", no_buyback=True)),
 ])
 def test_parse_strategy(label, expected):
     assert parse_strategy(label) == expected
@@ -257,13 +257,13 @@ BAD_STUDIES = {
     "unknown strategy name": ('[study]\nstrategies = ["hodl"]\n', r"strategy name.*'hodl'"),
     "unknown forecast": ('[study]\nstrategies = ["extended/psychic"]\n', r"forecast.*'psychic'"),
     "no-buyback on a static strategy": ('[study]\nstrategies = ["twap+no-buyback"]\n',
-                                        r"no_buyback applies to the adaptive strategies"),
+                                        r"no_buyback applies to ac-adaptive, extended, not to 'twap'"),
     "non-string strategy": ("[study]\nstrategies = [3]\n", r"name\[/forecast\]\[\+no-buyback\]"),
     "baseline not a strategy": ('[study]\nstrategies = ["twap", "ac-adaptive"]\n'
                                 'baseline = "extended/model"\n',
                                 r"baseline 'extended/model' is not one of the strategies"),
     "sweep of a strategy field": ('[study.sweep]\n"strategy.name" = ["twap"]\n',
-                                  r"sweep key 'strategy.name' must be market.<field>"),
+                                  r"sweep key 'strategy.name' must be <table>.<key>"),
     "sweep of an unknown field": ('[study.sweep]\n"market.colour" = [1, 2]\n',
                                   r"sweep key 'market.colour'"),
     "sweep key without section": ('[study.sweep]\ncoupling = [0.0, 0.01]\n',
@@ -273,7 +273,7 @@ BAD_STUDIES = {
                                  r"must share steps"),
     "invalid swept value": ('[study.sweep]\n"extended.self_alpha" = [0.0, -1.0]\n',
                             r"self_alpha must be >= 0"),
-    "unknown configuration section": ("[marketplace]\nsteps = 3\n", r"unknown section"),
+    "unknown configuration section": ("[marketplace]\nsteps = 3\n", r"unknown table"),
     "not TOML": ("[study\n", r"not valid TOML"),
 }
 

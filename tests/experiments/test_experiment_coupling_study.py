@@ -1,7 +1,7 @@
 """`acsim coupling-study` end to end, its saved tables checked against oracles written here.
 
 Two runs, each made once per module:
-- the CLI (`simulator.cli.main`), --quick with --episodes 512, seed 13, one worker: the
+- the CLI (`acsim.experiments.cli.main`), --quick with --episodes 512, seed 13, one worker: the
   whole 5 × 3 grid, for the files, the report and the consistency of the tables;
 - `coupling_study.run(..., workers=1, couplings=(0.0, 0.01), self_alphas=(0.0, 1e-4))`
   with 2,048 episodes, seed 11, for the properties of the model.
@@ -32,7 +32,7 @@ from tests.oracles import (
     price_shocks,
     read_table,
 )
-from acsim.simulator import cli
+from acsim.experiments import cli
 from acsim.simulator.study import load_episodes
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -1,6 +1,6 @@
 """`acsim frontier` end to end, its saved tables checked against oracles written here.
 
-The command is run once through `simulator.cli.main` (--quick, seed 7, one worker).
+The command is run once through `acsim.experiments.cli.main` (--quick, seed 7, one worker).
 
 Oracles (none of them calls the code under test for a number):
 - TWAP end, λ = 0 (MODEL.md §3a with n_k = X/N):
@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 
 from tests.oracles import price_shocks, read_table
-from acsim.simulator import cli
+from acsim.experiments import cli
 from acsim.simulator.study import load_episodes
 from acsim.strategies.almgren_chriss import closed_form_cost
 from acsim.strategies.parameters import ExecutionProblem

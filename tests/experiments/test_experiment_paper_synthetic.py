@@ -1,6 +1,6 @@
 """`acsim paper-synthetic` end to end, its saved tables checked against oracles written here.
 
-The command is run once through `simulator.cli.main` (--quick: 500 ensemble paths;
+The command is run once through `acsim.experiments.cli.main` (--quick: 500 ensemble paths;
 --episodes 1024; seed 5; one worker).
 
 Part 1, the paper-literal §4.3 QP (MODEL.md §3c), with T = 20, Q = 1000, κ = 1, λ = 0.1,
@@ -43,7 +43,7 @@ from tests.oracles import (
     price_shocks,
     read_table,
 )
-from acsim.simulator import cli
+from acsim.experiments import cli
 from acsim.simulator.study import load_episodes
 
 SEED = 5

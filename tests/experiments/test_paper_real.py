@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acsim.experiments import market_data, paper_real
+from acsim.experiments import paper_real
+from acsim.simulator import market_data
 from acsim.experiments.paper_real import Settings, run
 from acsim.strategies.costs import holdings_from_trades, schedule_cost
 from acsim.strategies.errors import AcsimError, ParameterError

@@ -48,7 +48,7 @@ seed = 0
     assert config.ensemble.agents == 30 and config.ensemble.switching == "random-walk"
     assert config.ensemble.initial == 4
     assert config.strategy.name == "vwap"
-    assert config.strategy.volume_profile == (1.0, 2.0, 3.0, 4.0, 4.0, 3.0, 2.0, 1.0)
+    assert config.strategy.options["volume_profile"] == (1.0, 2.0, 3.0, 4.0, 4.0, 3.0, 2.0, 1.0)
     assert config.episodes == 12 and config.seed == 0
     # and it runs: vwap trades proportional to the profile
     trades = run_episode(config, 0).trades[0]
@@ -62,7 +62,7 @@ def test_empty_file_gives_defaults(tmp_path):
 
 BAD_FILES = [
     # (file text, words the message must contain)
-    ("[marketplace]\nshares = 1.0\n", ["marketplace", "unknown section"]),
+    ("[marketplace]\nshares = 1.0\n", ["marketplace", "unknown table"]),
     ("[market]\nsharez = 1.0\n", ["sharez", "market"]),
     ("[ensemble]\nherd = 0.5\n", ["herd", "ensemble"]),
     ("[simulation]\nworkers = 4\n", ["workers", "simulation"]),

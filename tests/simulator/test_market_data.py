@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acsim.experiments import market_data
-from acsim.experiments.market_data import Calibration, calibrate, load_bars
-from acsim.simulator import market
+from acsim.simulator import market_data
+from acsim.simulator.market_data import Calibration, calibrate, load_bars
+from acsim.strategies.impact import LinearImpact
 from acsim.strategies.errors import AcsimError, ParameterError
 from tests.bars import (
     FIRSTRATE,
@@ -250,7 +250,7 @@ def test_rules_of_thumb_are_the_stated_price_effects():
     problem = Calibration(0.1, spread / 2, temporary, permanent, volume, per_day,
                           100.0).execution_problem(1e5, 78, 0.0)
     shares_per_bar = 0.01 * volume / per_day
-    fill = market.fill_price(problem, 100.0, shares_per_bar)
+    fill = LinearImpact().fill_price(problem, 100.0, shares_per_bar, None)
     assert 100.0 - fill == pytest.approx(spread / 2 + spread, rel=1e-12)
     # The AC paper's own numbers: spread 1/8, daily volume 5e6, per day: η = 2.5e-6, γ = 2.5e-7.
     temporary, permanent = market_data.rules_of_thumb(0.125, 5e6, 1)

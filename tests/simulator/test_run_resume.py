@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from acsim.simulator.cli import main
+from acsim.experiments.cli import main
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.study import load_episodes
 
@@ -115,7 +115,7 @@ def test_stray_partial_file_is_not_a_block(runs):
 
 
 def in_process(out, capsys, *extra, command=COMMAND):
-    """The same command through simulator.cli.main in this process: (code, stdout, stderr)."""
+    """The same command through acsim.experiments.cli.main in this process: (code, stdout, stderr)."""
     capsys.readouterr()
     code = main([*command[1:], *extra, "--out", str(out)])
     captured = capsys.readouterr()

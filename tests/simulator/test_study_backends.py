@@ -26,7 +26,8 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.config import SimulationConfig
+from acsim.agents.policies import strategy
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.study import Study, block_path, run_study
 from acsim.strategies.errors import ParameterError
@@ -38,7 +39,7 @@ ENVIRONMENT = dict(os.environ)  # as at collection, before any Dask cluster edit
 def make_study(agents=100):
     base = SimulationConfig(episodes=EPISODES, seed=0).replace(
         ensemble={"agents": agents, "initial": "stationary"}, extended={"self_alpha": 1e-5})
-    return Study(base, (StrategyParameters("ac-adaptive"), StrategyParameters("extended", "model")),
+    return Study(base, (strategy("ac-adaptive"), strategy("extended", forecast="model")),
                  sweep={"extended.coupling": (0.0, 0.01)}, baseline=0)
 
 
@@ -130,7 +131,7 @@ def test_blocks_from_different_backends_mix(tmp_path, reference):
 SHORTFALLS_BY_THREADS = """
 import sys
 from acsim.simulator.vectorised import simulate_block
-from acsim.experiments.studies import DEFAULT_STUDY
+from acsim.simulator.study_files import DEFAULT_STUDY
 case = [c for c in DEFAULT_STUDY.cases() if c.label == "extended/model coupling=0.01"][0]
 sys.stdout.write(simulate_block(case.config, 0, 0, 512).shortfall.tobytes().hex())
 """

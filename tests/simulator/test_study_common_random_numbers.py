@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.config import SimulationConfig
+from acsim.agents.policies import strategy
 from acsim.simulator.model import run_episode
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.study import Study, load_episodes, run_study
@@ -48,7 +49,7 @@ def shortfalls(out):
 
 
 def test_strategy_against_itself_has_exactly_zero_paired_difference(tmp_path):
-    study = Study(base_config(), (StrategyParameters("twap"), StrategyParameters("twap")),
+    study = Study(base_config(), (strategy("twap"), strategy("twap")),
                   sweep={"extended.coupling": (0.0, 0.02)})
     results = run(study, tmp_path, "twin")
     paired = results.paired
@@ -60,8 +61,8 @@ def test_strategy_against_itself_has_exactly_zero_paired_difference(tmp_path):
 
 
 def test_extended_model_at_zero_coupling_is_adaptive_ac(tmp_path):
-    study = Study(base_config(), (StrategyParameters("ac-adaptive"),
-                                  StrategyParameters("extended", "model")),
+    study = Study(base_config(), (strategy("ac-adaptive"),
+                                  strategy("extended", forecast="model")),
                   sweep={"extended.coupling": (0.0, 0.01)}, baseline=0)
     results = run(study, tmp_path, "model")
     values = shortfalls(results.out)
@@ -79,7 +80,7 @@ def test_extended_model_at_zero_coupling_is_adaptive_ac(tmp_path):
 def test_twap_difference_across_coupling_is_the_field_drift_on_holdings(tmp_path, side):
     couplings = (0.0, 0.004, 0.03)
     config = base_config().replace(market={"side": side})
-    study = Study(config, (StrategyParameters("twap"),),
+    study = Study(config, (strategy("twap"),),
                   sweep={"extended.coupling": couplings})
     values = shortfalls(run(study, tmp_path, side).out)
     problem = config.market
@@ -98,10 +99,10 @@ def test_twap_difference_across_coupling_is_the_field_drift_on_holdings(tmp_path
 
 
 def test_results_do_not_depend_on_the_other_cases(tmp_path):
-    alone = Study(base_config(), (StrategyParameters("extended", "persistent"),),
+    alone = Study(base_config(), (strategy("extended", forecast="persistent"),),
                   sweep={"extended.coupling": (0.01,)})
-    crowded = Study(base_config(), (StrategyParameters("twap"), StrategyParameters("ac-static"),
-                                    StrategyParameters("extended", "persistent")),
+    crowded = Study(base_config(), (strategy("twap"), strategy("ac-static"),
+                                    strategy("extended", forecast="persistent")),
                     sweep={"extended.coupling": (0.02, 0.01, 0.0)}, baseline=2)
     one = shortfalls(run(alone, tmp_path, "alone").out)
     many = shortfalls(run(crowded, tmp_path, "crowded").out)
@@ -111,8 +112,8 @@ def test_results_do_not_depend_on_the_other_cases(tmp_path):
 
 
 def test_study_episodes_replay_in_the_mesa_model(tmp_path):
-    study = Study(base_config(seed=0), (StrategyParameters("twap"),
-                                        StrategyParameters("extended", "model")),
+    study = Study(base_config(seed=0), (strategy("twap"),
+                                        strategy("extended", forecast="model")),
                   sweep={"extended.coupling": (0.0, 0.01)})
     run(study, tmp_path, "replay")
     frame = load_episodes(tmp_path / "replay")
@@ -126,7 +127,7 @@ def test_study_episodes_replay_in_the_mesa_model(tmp_path):
 
 
 def test_seed_changes_every_case_and_seed_zero_is_a_seed(tmp_path):
-    strategies = (StrategyParameters("twap"),)
+    strategies = (strategy("twap"),)
     zero = shortfalls(run(Study(base_config(seed=0), strategies), tmp_path, "s0").out)
     one = shortfalls(run(Study(base_config(seed=1), strategies), tmp_path, "s1").out)
     (a,), (b,) = zero.values(), one.values()

@@ -2,13 +2,13 @@
 
 Oracles written in this file:
 - p_up(m) = (M-m)/M·(a1 + b·m/(M-1)),  p_down(m) = m/M·(a2 + b·(M-m)/(M-1))  (MODEL §4).
-  `_kirman_counts` is driven for ONE micro-update (steps = 1, draws = 1) by a deterministic
+  The Kirman rule's compiled kernel is driven for ONE micro-update (steps = 1, draws = 1) by a deterministic
   fine grid of uniforms u_i = (i + ½)/G; the fraction of the grid that moves the count up
   (down) must equal p_up(m) (p_down(m)) to grid resolution, for every m in 0..M. The up
   and down sets are unions of at most 2M intervals each, so the fraction is within
   (2M + 2)/G of the probability. This catches a kernel error even if the Mesa agents
   shared it.
-- The random-walk rule's step (`random_walk_step`): up with probability p unless m = M,
+- The random-walk rule's step (`RandomWalkRule.step_counts`): up with probability p unless m = M,
   down with probability p unless m = 0, by the same grid argument.
 - Long runs of the engine's count paths (`ensemble_paths`, many independent episodes)
   against the exact stationary laws: scipy.stats.betabinom(M, a1(M-1)/b, a2(M-1)/b) for
@@ -24,7 +24,7 @@ from scipy import stats
 
 from acsim.simulator.randomness import BLOCK_SIZE
 from tests.oracles import kirman_up_down
-from acsim.simulator.vectorised import _kirman_counts, ensemble_paths, random_walk_step
+from acsim.simulator.vectorised import ensemble_paths
 from acsim.strategies.ensemble import EnsembleParameters
 
 GRID = 1 << 20
@@ -50,12 +50,7 @@ def one_micro_update(parameters, m, uniforms):
     """The kernel's count after one micro-update from m for each uniform."""
     episodes = uniforms.shape[0]
     counts = np.full(episodes, m, dtype=np.int64)
-    out = np.empty((episodes, 2), dtype=np.int64)
-    _kirman_counts(counts, uniforms.reshape(1, 1, episodes), parameters.agents,
-                   parameters.switch_to_momentum, parameters.switch_to_mean_reversion,
-                   parameters.herding, parameters.partner_scale, out)
-    assert (out[:, 0] == m).all()
-    return out[:, 1]
+    return parameters.rule.step_counts(counts, uniforms.reshape(episodes, 1), parameters.agents)
 
 
 @pytest.mark.parametrize("M, a1, a2, b", KIRMAN_CASES)
@@ -86,8 +81,7 @@ def test_micro_updates_are_applied_in_order_within_a_step():
     uniforms = rng.random((5000, 3, 2))
     start = rng.integers(0, 6, size=5000)
     out = np.empty((5000, 4), dtype=np.int64)
-    _kirman_counts(start.copy(), np.ascontiguousarray(uniforms.transpose(1, 2, 0)), 5, 0.11,
-                   0.037, 0.43, parameters.partner_scale, out)
+    parameters.rule.count_paths(start.copy(), uniforms, 5, out)
     expected = np.empty_like(out)
     expected[:, 0] = start
     current = start.copy()
@@ -104,7 +98,7 @@ def test_micro_updates_are_applied_in_order_within_a_step():
 def test_random_walk_step_moves_with_probability_p_each_way(M, p):
     parameters = EnsembleParameters(agents=M, switching="random-walk", step_probability=p)
     for m in range(M + 1):
-        moves = random_walk_step(parameters, np.full(GRID, m), UNIFORM_GRID) - m
+        moves = parameters.rule.step_counts(np.full(GRID, m), UNIFORM_GRID[:, None], M) - m
         assert set(np.unique(moves)) <= {-1, 0, 1}
         up = p if m < M else 0.0
         down = p if m > 0 else 0.0

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.config import SimulationConfig
+from acsim.agents.policies import strategy
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.study import Study, run_study
 from acsim.strategies.almgren_chriss import optimal_holdings
@@ -48,7 +49,7 @@ def static_study(tmp_path_factory):
         extended={"coupling": 0.0, "self_alpha": 0.0},
         # irrelevant with coupling 0; a tiny random-walk ensemble is cheap
         ensemble={"agents": 4, "switching": "random-walk"})
-    study = Study(base, (StrategyParameters("ac-static"),),
+    study = Study(base, (strategy("ac-static"),),
                   sweep={"market.side": ("sell", "buy"), "market.drift": (0.0, 0.02),
                          "extended.self_alpha": (0.0, 1e-4)})
     out = tmp_path_factory.mktemp("static")

@@ -16,9 +16,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from acsim.simulator.config import SimulationConfig
-from acsim.agents.policies import RecedingHorizonPolicy
-from tests.oracles import kirman_micro_matrix, kirman_up_down
+from tests.oracles import (
+    kirman_closed_form,
+    kirman_micro_matrix,
+    kirman_up_down,
+    loop_random_walk_matrix,
+)
 from acsim.strategies import ensemble
 from acsim.strategies.ensemble import EnsembleParameters
 from acsim.strategies.errors import ParameterError
@@ -39,17 +42,6 @@ def kirman(M, a1, a2, b, **extra):
                               herding=b, switching="kirman", **extra)
 
 
-def loop_random_walk_matrix(M, p):
-    matrix = np.zeros((M + 1, M + 1))
-    for m in range(M + 1):
-        if m < M:
-            matrix[m, m + 1] = p
-        if m > 0:
-            matrix[m, m - 1] = p
-        matrix[m, m] = 1.0 - matrix[m].sum()
-    return matrix
-
-
 def solve_stationary(P):
     """π with π P = π and Σπ = 1: the last balance equation is replaced by normalisation."""
     size = P.shape[0]
@@ -65,7 +57,7 @@ def solve_stationary(P):
 @pytest.mark.parametrize("M, a1, a2, b", KIRMAN_CASES)
 def test_micro_update_probabilities_match_model_formula(M, a1, a2, b):
     counts = np.arange(M + 1)
-    up, down = ensemble.micro_update_probabilities(kirman(M, a1, a2, b), counts)
+    up, down = kirman(M, a1, a2, b).rule.micro_update_probabilities(M, counts)
     for m in range(M + 1):
         expect_up, expect_down = kirman_up_down(M, a1, a2, b, m)
         assert up[m] == pytest.approx(expect_up, rel=1e-14, abs=1e-16)
@@ -78,7 +70,7 @@ def test_micro_update_probabilities_match_model_formula(M, a1, a2, b):
 def test_mean_micro_drift_is_linear(M, a1, a2, b):
     """E[Δm | m] = (a1(M-m) - a2 m)/M per micro-update (the herding terms cancel)."""
     counts = np.arange(M + 1)
-    up, down = ensemble.micro_update_probabilities(kirman(M, a1, a2, b), counts)
+    up, down = kirman(M, a1, a2, b).rule.micro_update_probabilities(M, counts)
     np.testing.assert_allclose(up - down, (a1 * (M - counts) - a2 * counts) / M,
                                rtol=0, atol=1e-15)
 
@@ -169,12 +161,6 @@ def test_stationary_initial_count_is_inverse_cdf():
 
 # --- forecasts ----------------------------------------------------------------------------
 
-def kirman_closed_form(M, a1, a2, s, m):
-    mean = M * a1 / (a1 + a2)
-    rho = (1.0 - (a1 + a2) / M) ** M
-    return mean + rho**s * (m - mean)
-
-
 @pytest.mark.parametrize("M, a1, a2, b", KIRMAN_CASES)
 def test_kirman_forecast_table_equals_closed_form(M, a1, a2, b):
     horizon = 25
@@ -190,7 +176,7 @@ def test_kirman_forecast_closed_form_function():
     M, a1, a2, b = 20, 0.05, 0.02, 0.6
     counts = np.arange(M + 1)
     for s in (0, 1, 3, 17):
-        got = ensemble.kirman_expected_count(kirman(M, a1, a2, b), counts, s)
+        got = kirman(M, a1, a2, b).rule.expected_count(M, counts, s)
         np.testing.assert_allclose(got, kirman_closed_form(M, a1, a2, s, counts),
                                    rtol=1e-12, atol=1e-12)
 
@@ -207,38 +193,6 @@ def test_random_walk_forecast_table_equals_matrix_powers(M, p):
         np.testing.assert_allclose(table[s], expected, rtol=0, atol=1e-12)
     # the reflecting walk is not a martingale at the bounds: the table must show it
     assert table[1, 0] == pytest.approx(p) and table[1, M] == pytest.approx(M - p)
-
-
-def policy_expected_field(ensemble_parameters, steps=12):
-    config = SimulationConfig().replace(market={"steps": steps, "horizon": float(steps)},
-                                        ensemble=dict(vars(ensemble_parameters)),
-                                        strategy={"name": "extended", "forecast": "model"},
-                                        extended={"coupling": 0.1})
-    policy = RecedingHorizonPolicy(True, "model")
-    policy.start(config)
-    return policy.expected_field
-
-
-def test_policy_model_forecast_uses_kirman_closed_form():
-    """The `model` forecast of the extended agent: f̂_s = α0 (2 E[m_{k+s}|m] - M)/M."""
-    M, a1, a2, b, scale = 20, 0.05, 0.02, 0.6, 3.0
-    params = kirman(M, a1, a2, b, field_scale=scale)
-    table = policy_expected_field(params)
-    for s in range(table.shape[0]):
-        for m in range(M + 1):
-            expected = scale * (2.0 * kirman_closed_form(M, a1, a2, s, m) - M) / M
-            assert table[s, m] == pytest.approx(expected, rel=1e-10, abs=1e-10)
-
-
-def test_policy_model_forecast_for_random_walk_uses_matrix_powers():
-    M, p, scale = 6, 0.3, 2.0
-    params = EnsembleParameters(agents=M, switching="random-walk", step_probability=p,
-                                field_scale=scale)
-    table = policy_expected_field(params)
-    P = loop_random_walk_matrix(M, p)
-    for s in range(table.shape[0]):
-        expected = scale * (2.0 * np.linalg.matrix_power(P, s) @ np.arange(M + 1) - M) / M
-        np.testing.assert_allclose(table[s], expected, rtol=0, atol=1e-12)
 
 
 # --- parameter validation (what "frozen field" configurations are allowed) ----------------

@@ -3,11 +3,16 @@
 A study file is a simulation configuration (see simulator/config.py) plus a [study] table:
 
     [study]
-    strategies = ["twap", "ac-adaptive", "extended/model"]   # name[/forecast][+no-buyback]
+    strategies = ["twap", "ac-adaptive", "extended/model",     # name[/forecast][+no-buyback]
+                  "mypackage.policies:FrontLoaded",            # a policy class of your own
+                  {name = "mypackage.policies:Urgent", urgency = 2.0}]   # ... with options
     baseline = "ac-adaptive"          # paired differences are taken against this strategy
                                       # (default: ac-adaptive if listed, else the first)
     [study.sweep]
     "extended.coupling" = [0.0, 0.005, 0.01]
+    "beliefs.extended.coupling" = [0.0, 0.01]   # what the strategies believe (planning)
+    [beliefs.extended]
+    self_alpha = 0.0                  # plan as if there were no self-alpha
     [simulation]
     episodes = 200000
     seed = 0
@@ -17,40 +22,52 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acsim.experiments.common import errorbar_panels, save_figure
-from acsim.simulator.config import (
-    SimulationConfig,
-    StrategyParameters,
-    build_config,
-    read_toml,
-)
+from acsim.agents.policies import StrategyParameters, strategy
+from acsim.simulator.config import SimulationConfig, build_config, read_toml
+from acsim.simulator.plots import errorbar_panels, save_figure
 from acsim.simulator.study import Study, StudyResults, strategy_label
+from acsim.strategies.components import is_path
 from acsim.strategies.errors import ParameterError
 
 DEFAULT_STUDY = Study(
     base=SimulationConfig(episodes=200_000, seed=0),
-    strategies=(StrategyParameters("twap"), StrategyParameters("ac-adaptive"),
-                StrategyParameters("extended", "model")),
+    strategies=(strategy("twap"), strategy("ac-adaptive"), strategy("extended", forecast="model")),
     sweep={"extended.coupling": (0.0, 0.0025, 0.005, 0.01)},
     baseline=1,
 )
 
 
-def parse_strategy(label: str, volume_profile: tuple | None = None) -> StrategyParameters:
-    """'extended/model+no-buyback' -> StrategyParameters('extended', 'model', True).
+def parse_strategy(entry: object, volume_profile: tuple | None = None) -> StrategyParameters:
+    """A study's strategy entry as StrategyParameters.
 
+    'extended/model+no-buyback' -> extended with forecast model and no_buyback true;
+    'package.module:Class' -> a policy of your own without options;
+    {name = "...", option = value, ...} -> any policy with options.
     volume_profile: the weights a vwap strategy trades by (from [strategy] volume_profile).
     """
-    if not isinstance(label, str):
-        raise ParameterError(f"a strategy is written as name[/forecast][+no-buyback], got {label!r}")
-    body, _, flag = label.partition("+")
+    if isinstance(entry, dict):
+        options = dict(entry)
+        name = options.pop("name", None)
+        if name is None:
+            raise ParameterError(f"a strategy table needs a name, got {entry!r}")
+        return StrategyParameters(name, options)
+    if not isinstance(entry, str):
+        raise ParameterError("a strategy is written as name[/forecast][+no-buyback], "
+                             f"package.module:Class or a table {{name = ...}}, got {entry!r}")
+    if is_path(entry):
+        return StrategyParameters(entry, {})
+    body, _, flag = entry.partition("+")
     if flag not in ("", "no-buyback"):
-        raise ParameterError(f"strategy {label!r}: the only suffix is +no-buyback")
+        raise ParameterError(f"strategy {entry!r}: the only suffix is +no-buyback")
     name, _, forecast = body.partition("/")
     if forecast and name != "extended":
-        raise ParameterError(f"strategy {label!r}: only extended takes a /forecast")
-    return StrategyParameters(name, forecast or "persistent", flag == "no-buyback",
-                              volume_profile if name == "vwap" else None)
+        raise ParameterError(f"strategy {entry!r}: only extended takes a /forecast")
+    options: dict = {"forecast": forecast} if forecast else {}
+    if flag:
+        options["no_buyback"] = True
+    if name == "vwap" and volume_profile is not None:
+        options["volume_profile"] = volume_profile
+    return StrategyParameters(name, options)
 
 
 def load_study(path: str | Path) -> Study:
@@ -64,8 +81,8 @@ def load_study(path: str | Path) -> Study:
     if unknown:
         raise ParameterError(f"{path}: unknown key(s) {sorted(unknown)} in [study]; "
                              "allowed: ['baseline', 'strategies', 'sweep']")
-    strategy_table = document.get("strategy", {})
-    if isinstance(strategy_table, dict) and set(strategy_table) - {"volume_profile"}:
+    strategy_table = document.pop("strategy", {})
+    if not isinstance(strategy_table, dict) or set(strategy_table) - {"volume_profile"}:
         raise ParameterError(f"{path}: a study lists its strategies in [study] strategies; "
                              "[strategy] may only give the volume_profile of vwap")
     base = build_config(SimulationConfig(), document, str(path))
@@ -73,7 +90,11 @@ def load_study(path: str | Path) -> Study:
     if not isinstance(labels, list) or not labels:
         raise ParameterError(f"{path}: [study] strategies must be a non-empty list such as "
                              f"[\"twap\", \"extended/model\"], got {labels!r}")
-    strategies = tuple(parse_strategy(label, base.strategy.volume_profile) for label in labels)
+    profile = strategy_table.get("volume_profile")
+    try:
+        strategies = tuple(parse_strategy(label, profile) for label in labels)
+    except ParameterError as error:
+        raise ParameterError(f"{path}: [study] strategies: {error}") from None
     canonical = [strategy_label(s) for s in strategies]
     default_baseline = "ac-adaptive" if "ac-adaptive" in canonical else canonical[0]
     baseline = table.get("baseline", default_baseline)

@@ -1,0 +1,105 @@
+"""The `acsim` command line: the top layer, above the experiments.
+
+Units throughout: shares, a time unit of your choice (days, minutes, ...), prices in
+currency per share. Volatility σ is in price units per √(time unit) (arithmetic price).
+
+Each command lives in its own module, imported only when that command runs, so `acsim --help`
+and `acsim schedule` start in well under a second. A command module has `add_arguments(name,
+parser)` and `run(name, args)`; experiments have `add_arguments(parser)` and `main(args)`
+(returning the files they wrote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# command: (module, one-line help, kind: "command" or "experiment")
+COMMANDS = {
+    "schedule": ("acsim.experiments.planning", "compute an optimal execution schedule",
+                 "command"),
+    "cost": ("acsim.experiments.planning", "evaluate E, V, U of a given schedule", "command"),
+    "simulate": ("acsim.experiments.simulation",
+                 "run Monte Carlo episodes and print IS statistics", "command"),
+    "episode": ("acsim.experiments.simulation", "run one episode and show (or plot) its anatomy",
+                "command"),
+    "run": ("acsim.experiments.simulation",
+            "the main job: a Monte Carlo study (default: the embedded one)", "command"),
+    "bench": ("acsim.experiments.benchmark_engines",
+              "benchmark the engines (episodes per second)", "command"),
+    "parameters": ("acsim.experiments.parameters_page",
+                   "list every configuration parameter with its unit, range and default",
+                   "command"),
+    "paper-synthetic": ("acsim.experiments.paper_synthetic",
+                        "the paper's synthetic experiment (§4), reproduced and checked",
+                        "experiment"),
+    "paper-real": ("acsim.experiments.paper_real",
+                   "the paper's real-data experiment (§5) on intraday bars, backtested",
+                   "experiment"),
+    "coupling-study": ("acsim.experiments.coupling_study",
+                       "does anticipating other traders' flow pay, and where?", "experiment"),
+    "frontier": ("acsim.experiments.frontier",
+                 "the Almgren-Chriss efficient frontier, analytic and simulated", "experiment"),
+}
+
+DESCRIPTION = ("Optimal trade execution: Almgren-Chriss, self-alpha and ensemble coupling. "
+               "Units: shares; a time unit of your choice; prices in currency per share; "
+               "volatility in price units per √(time unit).")
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    """The parser: every command listed, only `command`'s module imported and its flags added."""
+    parser = argparse.ArgumentParser(prog="acsim", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, summary, kind) in COMMANDS.items():
+        if name != command:
+            commands.add_parser(name, help=summary, add_help=False)
+            continue
+        module = importlib.import_module(module_name)
+        if kind == "experiment":
+            sub = commands.add_parser(name, help=summary, description=module.__doc__,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+            module.add_arguments(sub)
+            sub.set_defaults(handler=experiment_handler(module))
+        else:
+            sub = commands.add_parser(name, help=summary,
+                                      description=module.DESCRIPTIONS.get(name, summary))
+            module.add_arguments(name, sub)
+            sub.set_defaults(handler=lambda args, module=module, name=name: module.run(name, args))
+    return parser
+
+
+def experiment_handler(module):
+    """Run an experiment and list what it wrote."""
+    def handler(args: argparse.Namespace) -> None:
+        written = module.main(args)
+        report = next((path for path in written if path.name == "report.md"), None)
+        print(f"wrote {len(written)} files to {args.out}/"
+              + (f"; report: {report}" if report else ""))
+    return handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = chosen_command(argv)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    from acsim.strategies.errors import AcsimError
+
+    try:
+        args.handler(args)
+    except AcsimError as error:
+        print(f"acsim {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Command-line flags generated from the parameter declarations (declared once, used here).
+
+Every configuration key has one flag (its `Declared.flag`, e.g. --self-alpha for
+extended.self_alpha); its help text shows the unit, the allowed range and the default of the
+command's base configuration. A flag left out keeps the value of --config or the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+
+from acsim.simulator.config import BELIEF_FIELDS, SimulationConfig, config_parameters, flat_name
+from acsim.strategies.declarations import Declared
+from acsim.strategies.errors import ParameterError
+
+
+def parse_numbers(flag: str, text: str) -> tuple[float, ...]:
+    """A comma-separated list of numbers, or a clear error naming the flag."""
+    try:
+        return tuple(float(item) for item in text.split(","))
+    except ValueError:
+        raise ParameterError(f"{flag} must be comma-separated numbers, got {text!r}") from None
+
+
+def _count_or_word(text: str) -> int | str:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def default_text(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def help_text(item: Declared, default: object) -> str:
+    """'σ, ... [price units per √time unit; >= 0] (default 0.1)'."""
+    declaration = item.declaration
+    unit = f"{declaration.unit}; " if declaration.unit else ""
+    return f"{declaration.help} [{unit}{declaration.allowed.text}] (default {default_text(default)})"
+
+
+def add_flag(group: argparse._ArgumentGroup, item: Declared, default: object) -> None:
+    """One flag for one declared parameter (default None: 'not given')."""
+    allowed = item.declaration.allowed
+    text = help_text(item, default).replace("%", "%%")
+    dest = flat_name(item)
+    if allowed.kind == "boolean":
+        group.add_argument(item.flag, dest=dest, action="store_true", default=None, help=text)
+    elif allowed.kind == "real":
+        group.add_argument(item.flag, dest=dest, type=float, default=None, help=text)
+    elif allowed.kind == "integer":
+        group.add_argument(item.flag, dest=dest, type=int, default=None, help=text)
+    elif allowed.kind == "numbers":
+        group.add_argument(item.flag, dest=dest, default=None, metavar="X1,X2,...", help=text)
+    elif allowed.kind == "count":
+        group.add_argument(item.flag, dest=dest, type=_count_or_word, default=None, help=text)
+    elif allowed.extensible:  # a built-in name or package.module:NAME, checked by its class
+        group.add_argument(item.flag, dest=dest, default=None,
+                           metavar="{" + ",".join(allowed.choices) + ",package.module:NAME}",
+                           help=text)
+    else:
+        group.add_argument(item.flag, dest=dest, default=None, choices=allowed.choices,
+                           help=text)
+
+
+TITLES = {
+    "market": "order and market (MODEL.md §1-§2)",
+    "extended": "feedback terms of the market (MODEL.md §2)",
+    "ensemble": "ensemble (MODEL.md §4)",
+    "impact": "impact model (MODEL.md §2, §7)",
+    "strategy": "strategy",
+    "simulation": "run",
+}
+
+
+def add_config_flags(parser: argparse.ArgumentParser, base: SimulationConfig,
+                     tables: Iterable[str] | None = None) -> None:
+    """Flags for every declared key of `tables` (default: all), defaults shown from `base`."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    wanted = None if tables is None else set(tables)
+    for table, item in config_parameters():
+        if wanted is not None and table not in wanted:
+            continue
+        if table not in groups:
+            groups[table] = parser.add_argument_group(TITLES.get(table, table))
+        add_flag(groups[table], item, default_of(base, table, item))
+
+
+def default_of(base: SimulationConfig, table: str, item: Declared) -> object:
+    """The value `base` gives a declared parameter."""
+    if table == "simulation":
+        return getattr(base, item.name)
+    if table == "strategy":
+        return base.strategy.name if item.name == "name" else base.strategy.options.get(
+            item.name, item.default)
+    return getattr(getattr(base, table), item.name)
+
+
+def tables_from_args(args: argparse.Namespace, tables: Iterable[str] | None = None) -> dict:
+    """{table: {key: value}} of the declared flags the user gave."""
+    wanted = None if tables is None else set(tables)
+    result: dict[str, dict] = {}
+    for table, item in config_parameters():
+        if wanted is not None and table not in wanted:
+            continue
+        value = getattr(args, flat_name(item), None)
+        if value is None:
+            continue
+        if item.declaration.allowed.kind == "numbers":
+            value = parse_numbers(item.flag, value)
+        result.setdefault(table, {})[item.name] = value
+    return result
+
+
+def add_belief_flag(parser: argparse.ArgumentParser) -> None:
+    allowed = "; ".join(f"{table}: {', '.join(keys)}" for table, keys in BELIEF_FIELDS.items())
+    parser.add_argument("--belief", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                        help="what the strategy believes where it differs from the market, e.g. "
+                             f"--belief extended.coupling=0 (repeatable; {allowed})")
+
+
+def belief_table(entries: list[str]) -> dict:
+    """['extended.coupling=0', ...] -> {'extended': {'coupling': 0.0}} (numbers where they parse)."""
+    result: dict[str, dict] = {}
+    for entry in entries:
+        key, equals, text = entry.partition("=")
+        table, dot, name = key.strip().partition(".")
+        if not equals or not dot or not name:
+            raise ParameterError(f"--belief must be TABLE.KEY=VALUE, got {entry!r}")
+        try:
+            value: object = float(text)
+        except ValueError:
+            value = text.strip()
+        result.setdefault(table, {})[name] = value
+    return result

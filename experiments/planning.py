@@ -1,0 +1,181 @@
+"""`acsim schedule` and `acsim cost`: optimal schedules and the cost of any schedule.
+
+Defaults are the classic Almgren-Chriss example (1e6 shares over 60 days); every [market] and
+[extended] key has its flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from acsim.experiments.flags import add_config_flags, parse_numbers, tables_from_args
+from acsim.simulator.config import SimulationConfig
+from acsim.strategies import almgren_chriss
+from acsim.strategies.baselines import twap_holdings
+from acsim.strategies.costs import (
+    schedule_cost,
+    trades_from_holdings,
+    validate_holdings,
+    validate_trades,
+)
+from acsim.strategies.errors import ParameterError
+from acsim.strategies.extended import extended_schedule
+from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
+
+DESCRIPTIONS = {
+    "schedule": "Optimal schedule with its expected shortfall E, variance V and utility E + λV "
+                "(currency, currency², currency). Defaults are the classic Almgren-Chriss "
+                "example (1e6 shares over 60 days).",
+    "cost": "Expected shortfall, variance and utility of a given schedule under the same market "
+            "flags (JSON kappa is null: the schedule is not a model's).",
+}
+MODELS = ("ac", "ac-continuous", "extended", "twap")
+BASE = SimulationConfig(market=ExecutionProblem())  # the classic AC example
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    add_config_flags(parser, BASE, ("market", "extended"))
+    parser.add_argument("--field", default=None,
+                        help="field forecast: one number (held constant) or N comma-separated "
+                             "values f̂_1..f̂_N (default: no field)")
+    if name == "schedule":
+        parser.add_argument("--model", choices=MODELS, default="ac",
+                            help="planning model (default ac, exact discrete)")
+        parser.add_argument("--no-buyback", action="store_true",
+                            help="forbid trades against the order's direction (n_k >= 0)")
+    else:
+        parser.add_argument("--holdings",
+                            help="x_0,x_1,...,x_N (N+1 values, x_0 = shares, x_N = 0)")
+        parser.add_argument("--trades", help="n_1,...,n_N (N values summing to shares)")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def run(name: str, args: argparse.Namespace) -> None:
+    (command_schedule if name == "schedule" else command_cost)(args)
+
+
+def problem_and_feedback(args: argparse.Namespace) -> tuple[ExecutionProblem, ExtendedParameters]:
+    """The market and extended tables with every flag the user gave applied."""
+    config = BASE.replace(**tables_from_args(args, ("market", "extended")))
+    return config.market, config.extended
+
+
+def field_from_args(args: argparse.Namespace) -> float | np.ndarray | None:
+    if args.field is None:
+        return None
+    values = np.array(parse_numbers("--field", args.field))
+    return float(values[0]) if values.shape[0] == 1 else values
+
+
+def schedule_report(problem: ExecutionProblem, holdings: np.ndarray, rate: float | None,
+                    title: str, extended: ExtendedParameters | None = None,
+                    field_forecast: object = None) -> dict:
+    """The JSON-able result of `schedule` and `cost`."""
+    cost = schedule_cost(problem, holdings, extended, field_forecast)
+    return {
+        "title": title,
+        "kappa": rate,
+        "half_life": None if not rate else 1.0 / rate,  # null when κ = 0 (TWAP: no decay)
+        "holdings": holdings.tolist(),
+        "trades": trades_from_holdings(holdings).tolist(),
+        "expected_shortfall": cost.expected_shortfall,
+        "variance": cost.variance,
+        "utility": cost.utility,
+        "side": "sell" if problem.side == 1 else "buy",
+        "step_length": problem.step_length,
+    }
+
+
+def format_schedule_table(report: dict, problem: ExecutionProblem) -> str:
+    """A readable summary followed by the schedule, one row per step."""
+    lines = [
+        report["title"],
+        f"  {report['side']} {problem.shares:,.0f} shares over {problem.horizon:g} time units "
+        f"in {problem.steps} steps (τ = {problem.step_length:g}); arrival price {problem.price:g}",
+    ]
+    if report["kappa"] is not None:
+        half_life = "none, TWAP" if report["half_life"] is None else (
+            f"half-life {report['half_life']:.4g} time units")
+        lines.append(f"  kappa               {report['kappa']:.6g} per time unit ({half_life})")
+    notional = problem.shares * problem.price
+    lines += [
+        f"  expected shortfall  {report['expected_shortfall']:,.2f} currency "
+        f"({1e4 * report['expected_shortfall'] / notional:.2f} bps of arrival notional)",
+        f"  std dev of IS       {math.sqrt(max(report['variance'], 0.0)):,.2f} currency",
+        f"  utility E + λV      {report['utility']:,.2f}",
+        "",
+        f"  {'step':>5} {'time':>10} {'trade':>16} {'holdings after':>16}",
+    ]
+    times = problem.times
+    for k, (trade, held) in enumerate(zip(report["trades"], report["holdings"][1:]), start=1):
+        lines.append(f"  {k:>5} {times[k]:>10.4g} {trade:>16,.2f} {held:>16,.2f}")
+    return "\n".join(lines)
+
+
+def json_text(value: object) -> str:
+    """Strict JSON: numpy numbers become plain numbers, NaN and infinities become null."""
+    def clean(item: object) -> object:
+        if isinstance(item, dict):
+            return {key: clean(entry) for key, entry in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(entry) for entry in item]
+        if isinstance(item, (float, np.floating)):
+            return float(item) if math.isfinite(item) else None
+        if isinstance(item, np.integer):
+            return int(item)
+        return item
+    return json.dumps(clean(value), indent=2, allow_nan=False)
+
+
+def print_report(report: dict, problem: ExecutionProblem, output_format: str) -> None:
+    if output_format == "json":
+        print(json_text(report))
+    else:
+        print(format_schedule_table(report, problem))
+
+
+def command_schedule(args: argparse.Namespace) -> None:
+    problem, extended = problem_and_feedback(args)
+    field_forecast = field_from_args(args)
+    feedback_given = args.coupling is not None or args.self_alpha is not None
+    if args.model != "extended" and (feedback_given or args.field is not None):
+        raise ParameterError("--coupling, --self-alpha and --field need --model extended")
+    if args.model == "ac" and not args.no_buyback:
+        schedule = almgren_chriss.optimal_schedule(problem)
+        rate, holdings = schedule.kappa, schedule.holdings
+        title = "Almgren-Chriss optimal schedule (exact discrete)"
+    elif args.model == "ac-continuous":
+        if args.no_buyback:
+            raise ParameterError("--no-buyback is not available with --model ac-continuous")
+        schedule = almgren_chriss.continuous_schedule(problem)
+        rate, holdings = schedule.kappa, schedule.holdings
+        title = ("Almgren-Chriss continuous-time APPROXIMATION (κ² = λσ²/η), "
+                 "sampled and costed exactly")
+    elif args.model == "twap":
+        rate, holdings, title = 0.0, twap_holdings(problem), "TWAP (equal trades)"
+    else:
+        holdings = extended_schedule(problem, extended, field_forecast, args.no_buyback)
+        inputs = planning_inputs(problem, extended)
+        rate = almgren_chriss.discrete_kappa(inputs.urgency, inputs.effective_temporary_impact,
+                                             inputs.step_length)
+        title = ("Extended Almgren-Chriss schedule" if args.model == "extended"
+                 else "Almgren-Chriss schedule") + (" (no buy-back)" if args.no_buyback else "")
+    report = schedule_report(problem, holdings, rate, title, extended, field_forecast)
+    print_report(report, problem, args.format)
+
+
+def command_cost(args: argparse.Namespace) -> None:
+    problem, extended = problem_and_feedback(args)
+    if (args.holdings is None) == (args.trades is None):
+        raise ParameterError("give exactly one of --holdings and --trades")
+    if args.holdings is not None:
+        holdings = validate_holdings(problem, parse_numbers("--holdings", args.holdings))
+    else:
+        holdings = validate_trades(problem, parse_numbers("--trades", args.trades))
+    report = schedule_report(problem, holdings, None, "Cost of the given schedule", extended,
+                             field_from_args(args))
+    print_report(report, problem, args.format)

@@ -1,0 +1,178 @@
+"""`acsim simulate`, `acsim episode` and `acsim run`: Monte Carlo episodes, one episode's
+anatomy, and studies (the main job).
+
+Flags override the --config file, the file overrides the defaults; every configuration key has
+its flag (see `acsim parameters`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+
+from acsim.experiments.flags import (
+    add_belief_flag,
+    add_config_flags,
+    belief_table,
+    tables_from_args,
+)
+from acsim.experiments.planning import json_text
+from acsim.simulator.config import SimulationConfig, load_config
+from acsim.simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
+from acsim.strategies.errors import ParameterError
+
+DESCRIPTIONS = {
+    "simulate": "Run N episodes of the simulated market and summarise realised implementation "
+                "shortfall (currency; bps of arrival notional).",
+    "episode": "Run one episode in the Mesa model; print its path and IS, and optionally draw "
+               "price and fills, field and counts, holdings and trades.",
+    "run": "Run a study: strategies × parameter sweep on common random numbers with the "
+           "vectorised engine. Without CONFIG: the embedded default study (the paper's "
+           "synthetic setting; TWAP, adaptive AC and extended AC over four coupling values, "
+           "200,000 episodes). Writes tables, Parquet and figures to --out (default results/); "
+           "rerunning with the same --out resumes.",
+}
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("parallel execution (vectorised engine)")
+    group.add_argument("--backend", choices=BACKENDS, default=None,
+                       help="inline, processes (a local pool, the default) or dask")
+    group.add_argument("--workers", type=int, default=None,
+                       help="worker processes (default: every core); with the dask backend "
+                            "and no --scheduler, a local Dask cluster of this many workers")
+    group.add_argument("--scheduler", default=None,
+                       help="address of an existing Dask scheduler (implies --backend dask)")
+    group.add_argument("--out", default=None,
+                       help="directory for per-block Parquet results and the manifest; "
+                            "running again with the same directory resumes")
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    if name == "run":
+        parser.add_argument("config", nargs="?", default=None,
+                            help="study TOML file (see README)")
+        parser.add_argument("--episodes", type=int, default=None,
+                            help="override the episode count")
+        parser.add_argument("--seed", type=int, default=None, help="override the root seed")
+        add_backend_flags(parser)
+        return
+    parser.add_argument("--config", help="TOML configuration file (see README)")
+    add_config_flags(parser, SimulationConfig())
+    add_belief_flag(parser)
+    if name == "simulate":
+        parser.add_argument("--engine", choices=("mesa", "fast"), default="mesa",
+                            help="mesa (agent by agent, for inspection) or fast (vectorised, "
+                                 "identical results, for large runs); default mesa")
+        add_backend_flags(parser)
+    else:
+        parser.add_argument("--episode", type=int, default=0,
+                            help="episode number within the seed's stream (default 0)")
+        parser.add_argument("--plot", default=None, help="write the anatomy figure to this PNG")
+
+
+def run(name: str, args: argparse.Namespace) -> None:
+    {"simulate": command_simulate, "episode": command_episode, "run": command_run}[name](args)
+
+
+def config_from_args(args: argparse.Namespace) -> SimulationConfig:
+    """Defaults, then the --config file, then every flag given."""
+    config = load_config(args.config) if args.config else SimulationConfig()
+    tables = tables_from_args(args)
+    beliefs = belief_table(args.belief)
+    if beliefs:
+        tables["beliefs"] = beliefs
+    return config.replace(**tables)
+
+
+def run_study_in(study: Study, args: argparse.Namespace) -> StudyResults:
+    """Run a study with the backend flags, in --out or a temporary directory."""
+    backend = args.backend or ("dask" if args.scheduler else "processes")
+    if args.out:
+        return run_study(study, args.out, backend, args.workers, args.scheduler)
+    with tempfile.TemporaryDirectory(prefix="acsim-") as directory:
+        return run_study(study, directory, backend, args.workers, args.scheduler)
+
+
+def command_simulate(args: argparse.Namespace) -> None:
+    from acsim.simulator.model import run_episode
+    from acsim.simulator.results import format_summary
+    from acsim.simulator.statistics import summarise
+
+    config = config_from_args(args)
+    notional = config.market.shares * config.market.price
+    if args.engine == "mesa":
+        if args.out or args.workers or args.scheduler or args.backend:
+            raise ParameterError("--out, --workers, --backend and --scheduler need --engine fast")
+        episodes = [run_episode(config, episode) for episode in range(config.episodes)]
+        summary = summarise([float(e.shortfall[0]) for e in episodes], notional,
+                            config.market.risk_aversion)
+        summary["max_abs_final_holdings"] = max(abs(float(e.holdings[0, -1])) for e in episodes)
+    else:
+        study = Study(config, (config.strategy,))
+        summary = run_study_in(study, args).summary.iloc[0].to_dict()
+    summary = {key: value for key, value in summary.items() if key not in ("case", "strategy")}
+    summary.update({"engine": args.engine, "strategy": strategy_label(config.strategy),
+                    "seed": config.seed})
+    if args.format == "json":
+        print(json_text(summary))
+    else:
+        print(format_summary(summary))
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from acsim.simulator.study_files import (
+        DEFAULT_STUDY,
+        format_tables,
+        load_study,
+        write_outputs,
+    )
+
+    study = load_study(args.config) if args.config else DEFAULT_STUDY
+    changes = {name: value for name, value in (("episodes", args.episodes), ("seed", args.seed))
+               if value is not None}
+    if changes:
+        study = dataclasses.replace(study, base=study.base.replace(simulation=changes))
+    args.out = args.out or "results"
+    results = run_study_in(study, args)
+    written = write_outputs(results, study)
+    if args.format == "json":
+        print(json_text({"summary": results.summary.to_dict(orient="records"),
+                         "paired": results.paired.to_dict(orient="records"),
+                         "files": [str(path) for path in written]}))
+    else:
+        print(format_tables(results))
+
+
+def command_episode(args: argparse.Namespace) -> None:
+    from acsim.simulator.model import run_episode
+
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise ParameterError(f"--plot: the directory of {args.plot!r} does not exist")
+    config = config_from_args(args)
+    result = run_episode(config, args.episode)
+    if args.plot:
+        from acsim.simulator.plots import plot_episode
+
+        plot_episode(config, result, args.plot)
+    label = strategy_label(config.strategy)
+    if args.format == "json":
+        frame = result.to_frame().drop(columns=["episode", "shortfall"])
+        print(json_text({
+            "seed": config.seed, "episode": args.episode, "strategy": label,
+            "shortfall": float(result.shortfall[0]),
+            "shortfall_bps": float(result.shortfall_bps[0]),
+            "path": json.loads(frame.to_json(orient="records")),
+        }))
+    else:
+        frame = result.to_frame().drop(columns=["episode", "shortfall"]).set_index("step")
+        print(f"episode {args.episode} of seed {config.seed}, strategy {label}: "
+              f"implementation shortfall {result.shortfall[0]:,.4f} currency "
+              f"({result.shortfall_bps[0]:.3f} bps of arrival notional)")
+        print(frame.to_string(float_format=lambda value: f"{value:,.4f}"))
+        if args.plot:
+            print(f"anatomy plot written to {args.plot}")
