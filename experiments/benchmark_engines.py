@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from acsim.agents.policies import Beliefs, Observation, RecedingHorizon
-from acsim.simulator.config import SimulationConfig, StrategyParameters
+from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 from acsim.simulator.study import Study, run_study
 from acsim.simulator.vectorised import simulate_block

@@ -138,7 +138,8 @@ def _cases_for_steps(steps: int, repeats: int, batch: int,
         planner = ReferencePlanner(problem.half_spread, no_buyback=no_buyback)
         reused = inputs[:CVXPY_PARAMETER_SOLVES]
         rows.append(_row(name, steps, len(reused), repeats, _median_seconds(
-            lambda: [planner.holdings(item, shares) for item in reused], repeats),
+            lambda planner=planner, reused=reused: [planner.holdings(item, shares)
+                                                    for item in reused], repeats),
             "one Problem, new Parameter values; compiling first solve not timed"))
 
     baseline = next(row["seconds_per_solve"] for row in rows if row["name"] == "cvxpy-rebuilt")
@@ -202,7 +203,7 @@ def machine_header() -> dict:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         **{package: _version(package) for package in ("numpy", "scipy", "cvxpy", "clarabel")},
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from acsim.agents.policies import strategy
 from acsim.experiments.common import (
     ExperimentOutput,
     add_common_arguments,
     episodes_from_args,
 )
-from acsim.simulator.plots import errorbar_panels
 from acsim.simulator.config import SimulationConfig
-from acsim.agents.policies import strategy
+from acsim.simulator.plots import errorbar_panels
 from acsim.simulator.study import Study, run_study
 
 COUPLINGS = (0.0, 0.0025, 0.005, 0.01, 0.02)
@@ -51,8 +51,8 @@ def run(out: str | Path, episodes: int, seed: int, workers: int | None = None,
 
     figure, axes = plt.subplots(figsize=(6, 4.5))
     rows = summary[summary["extended.coupling"] == max(couplings)]
-    for strategy, group in rows.groupby("strategy", sort=False):
-        axes.plot(group["extended.self_alpha"], group["var95"], marker="o", label=strategy)
+    for label, group in rows.groupby("strategy", sort=False):
+        axes.plot(group["extended.self_alpha"], group["var95"], marker="o", label=label)
     axes.set_xlabel("self_alpha")
     axes.set_ylabel(f"VaR95 of IS at coupling {max(couplings):g} (currency)")
     axes.legend()
@@ -75,7 +75,8 @@ def report(summary: pd.DataFrame, paired: pd.DataFrame, episodes: int, seed: int
         f"**Run:** {episodes:,} episodes per case (seed {seed}), the default market (1,000 "
         "shares, 20 steps, 100 Kirman agents, field scale 5), strategies TWAP, adaptive AC, "
         "extended AC (persistent and model forecasts), coupling × self_alpha grid "
-        f"{sorted(set(summary['extended.coupling']))} × {sorted(set(summary['extended.self_alpha']))}. "
+        f"{sorted(set(summary['extended.coupling']))} × "
+        f"{sorted(set(summary['extended.self_alpha']))}. "
         "All cases see the same random numbers; differences are paired against adaptive AC.", "",
         "**Result:**",
         f"- Extended AC is significantly cheaper than adaptive AC (95% CI below 0) in "
@@ -89,20 +90,25 @@ def report(summary: pd.DataFrame, paired: pd.DataFrame, episodes: int, seed: int
         "", "Differences of mean IS are paired (95% CI); the last column compares the "
         "realised mean-variance utility mean + λ·variance (λ = the planner's risk aversion), "
         "which is what the AC and extended planners minimise.", "",
-        "| strategy | coupling | self_alpha | IS − IS(adaptive AC) | 95% CI | utility − utility(adaptive AC) |",
+        "| strategy | coupling | self_alpha | IS − IS(adaptive AC) | 95% CI "
+        "| utility − utility(adaptive AC) |",
         "|---|---|---|---|---|---|"]
     origin = extended[(extended["extended.coupling"] == 0.0)
                       & (extended["extended.self_alpha"] == 0.0)]
     if not origin.empty:
         lines.insert(lines.index("**Result:**") + 3,
                      "- With coupling = 0 and self_alpha = 0 extended AC is adaptive AC: the "
-                     f"largest paired difference there is {origin['mean_difference'].abs().max():g}.")
+                     "largest paired difference there is "
+                     f"{origin['mean_difference'].abs().max():g}.")
     keys = ["extended.coupling", "extended.self_alpha"]
     utility = summary.set_index(["strategy"] + keys)["utility"]
+    def utility_gap(row: pd.Series) -> float:
+        point = (row["extended.coupling"], row["extended.self_alpha"])
+        return utility[(row["strategy"], *point)] - utility[("ac-adaptive", *point)]
+
     lines += [f"| {r['strategy']} | {r['extended.coupling']:g} | {r['extended.self_alpha']:g} | "
               f"{r['mean_difference']:.3f} | [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}] | "
-              f"{utility[(r['strategy'], r['extended.coupling'], r['extended.self_alpha'])] - utility[('ac-adaptive', r['extended.coupling'], r['extended.self_alpha'])]:.3f} |"
-              for _, r in paired.iterrows()]
+              f"{utility_gap(r):.3f} |" for _, r in paired.iterrows()]
     lines += ["", "**Meaning** (each statement computed from the tables above):"]
     lines += meaning(summary, paired, utility)
     lines += ["", "Figures: `figures/shortfall_vs_coupling.png`, `figures/paired_vs_coupling.png`, "
@@ -145,7 +151,8 @@ def meaning(summary: pd.DataFrame, paired: pd.DataFrame, utility: pd.Series) -> 
     origin = summary[(summary[keys[0]] == min(summary[keys[0]]))
                      & (summary[keys[1]] == low_self)].set_index("strategy")
     lines.append(f"- TWAP at coupling {min(summary[keys[0]]):g}, self_alpha {low_self:g}: mean IS "
-                 f"{origin.loc['twap', 'mean_is']:.3f} against {origin.loc['ac-adaptive', 'mean_is']:.3f} "
+                 f"{origin.loc['twap', 'mean_is']:.3f} against "
+                 f"{origin.loc['ac-adaptive', 'mean_is']:.3f} "
                  f"for adaptive AC, VaR95 {origin.loc['twap', 'var95']:.3f} against "
                  f"{origin.loc['ac-adaptive', 'var95']:.3f}: the risk-neutral benchmark trades "
                  "mean for tail.")

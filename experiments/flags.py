@@ -39,7 +39,8 @@ def help_text(item: Declared, default: object) -> str:
     """'σ, ... [price units per √time unit; >= 0] (default 0.1)'."""
     declaration = item.declaration
     unit = f"{declaration.unit}; " if declaration.unit else ""
-    return f"{declaration.help} [{unit}{declaration.allowed.text}] (default {default_text(default)})"
+    return (f"{declaration.help} [{unit}{declaration.allowed.text}] "
+            f"(default {default_text(default)})")
 
 
 def add_flag(group: argparse._ArgumentGroup, item: Declared, default: object) -> None:
@@ -123,7 +124,8 @@ def add_belief_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def belief_table(entries: list[str]) -> dict:
-    """['extended.coupling=0', ...] -> {'extended': {'coupling': 0.0}} (numbers where they parse)."""
+    """['extended.coupling=0', ...] -> {'extended': {'coupling': 0.0}} (a number where the
+    value parses as one, else the text)."""
     result: dict[str, dict] = {}
     for entry in entries:
         key, equals, text = entry.partition("=")

@@ -17,9 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from acsim.agents.policies import strategy
 from acsim.experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
 from acsim.simulator.config import SimulationConfig
-from acsim.agents.policies import strategy
 from acsim.simulator.statistics import Z95
 from acsim.simulator.study import Study, load_episodes, run_study
 from acsim.strategies import almgren_chriss

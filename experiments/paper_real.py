@@ -41,14 +41,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from acsim.simulator import market_data
 from acsim.experiments.common import ExperimentOutput, add_common_arguments
-from acsim.simulator import market
-from acsim.strategies.impact import LinearImpact
+from acsim.simulator import market, market_data
 from acsim.strategies import almgren_chriss, validation
 from acsim.strategies.baselines import twap_holdings
 from acsim.strategies.costs import holdings_from_trades, shortfall_variance, trades_from_holdings
 from acsim.strategies.errors import ParameterError
+from acsim.strategies.impact import LinearImpact
 from acsim.strategies.paper import INVENTORY_READINGS, PaperParameters, PaperQP, paper_objective
 from acsim.strategies.parameters import ExecutionProblem
 

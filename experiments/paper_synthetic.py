@@ -23,14 +23,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from acsim.agents.policies import strategy
 from acsim.experiments.common import (
     ExperimentOutput,
     add_common_arguments,
     episodes_from_args,
 )
-from acsim.simulator.plots import errorbar_panels
 from acsim.simulator.config import SimulationConfig
-from acsim.agents.policies import strategy
+from acsim.simulator.plots import errorbar_panels
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.statistics import Z95
 from acsim.simulator.study import Study, run_study
@@ -191,7 +191,8 @@ def report(objective: pd.DataFrame, paths: pd.DataFrame, market, n_paths: int, e
         "does; it is the time-reverse of the printed reading.", "",
         "**Results, simulated market** (mean realised IS, paired differences against adaptive "
         "AC on common random numbers):", "",
-        "| strategy | coupling | self_alpha | IS − IS(adaptive AC) | 95% CI |", "|---|---|---|---|---|"]
+        "| strategy | coupling | self_alpha | IS − IS(adaptive AC) | 95% CI |",
+        "|---|---|---|---|---|"]
     lines += [f"| {r['strategy']} | {r['extended.coupling']:g} | {r['extended.self_alpha']:g} | "
               f"{r['mean_difference']:,.2f} | [{r['ci95_low']:,.2f}, {r['ci95_high']:,.2f}] |"
               for _, r in paired.iterrows()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from acsim.experiments.flags import TITLES, default_text, default_of
+from acsim.experiments.flags import TITLES, default_of, default_text
 from acsim.simulator.config import BELIEF_FIELDS, SimulationConfig, config_parameters
 
 DESCRIPTIONS = {"parameters": __doc__.strip().splitlines()[0]}

@@ -148,7 +148,7 @@ class SimulationConfig:
         policy.start(self.planning_beliefs())
         return policy
 
-    def replace(self, **sections: dict) -> "SimulationConfig":
+    def replace(self, **sections: dict) -> SimulationConfig:
         """A copy with fields of some tables replaced, e.g. replace(market={"steps": 30})."""
         return build_config(self, sections, source="")
 

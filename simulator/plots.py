@@ -66,9 +66,8 @@ def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
         rows = frame if key is None else frame[frame[panel] == key]
         for name, lines in rows.groupby(group, sort=False):
             lines = lines.sort_values(x)
-            axes.errorbar(lines[x], lines[value],
-                          yerr=[lines[value] - lines["ci95_low"], lines["ci95_high"] - lines[value]],
-                          marker="o", capsize=3, label=name)
+            error = [lines[value] - lines["ci95_low"], lines["ci95_high"] - lines[value]]
+            axes.errorbar(lines[x], lines[value], yerr=error, marker="o", capsize=3, label=name)
         axes.axhline(0.0, color="grey", linewidth=0.5)
         axes.set_xlabel(x)
         if key is not None:

@@ -32,6 +32,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from acsim.strategies import validation
+from acsim.strategies.errors import ParameterError
 
 BLOCK_SIZE = 4096
 INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM = 0, 1, 2
@@ -66,7 +67,8 @@ def stream(root_seed: int, block: int, kind: int, position: int = 0) -> np.rando
 
 def _check_range(first: int, count: int) -> None:
     if first < 0 or count < 1 or first + count > BLOCK_SIZE:
-        raise ValueError(f"episodes {first}..{first + count - 1} are outside a block")
+        raise ParameterError(f"episodes {first}..{first + count - 1} are outside a block of "
+                             f"{BLOCK_SIZE} (offsets 0..{BLOCK_SIZE - 1}, at least one episode)")
 
 
 def initial_uniforms(root_seed: int, block: int, first: int, count: int) -> np.ndarray:

@@ -31,7 +31,7 @@ class EpisodeResults:
     @classmethod
     def from_paths(cls, problem: ExecutionProblem, *, prices: np.ndarray, fills: np.ndarray,
                    fields: np.ndarray, momentum_counts: np.ndarray, holdings: np.ndarray,
-                   trades: np.ndarray) -> "EpisodeResults":
+                   trades: np.ndarray) -> EpisodeResults:
         shortfall = market.implementation_shortfall(problem, trades, fills)
         return cls(prices, fills, fields, momentum_counts.astype(np.int64), holdings, trades,
                    shortfall, market.shortfall_bps(problem, shortfall))

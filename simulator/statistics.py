@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from acsim.strategies.errors import ParameterError
+
 HISTOGRAM_BINS = 1 << 16
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 KEEP_LIMIT = 1 << 20  # values held in memory at most while locating a quantile
@@ -108,7 +110,7 @@ def summarise_chunks(chunks: Callable[[], Iterable[np.ndarray]], notional: float
     """
     count, mean, squares, low, high = _moments(chunks())
     if count == 0:
-        raise ValueError("no episodes to summarise")
+        raise ParameterError("no episodes to summarise: the chunks hold no values")
     variance = squares / (count - 1) if count > 1 else float("nan")
     std = float(np.sqrt(variance))
     stderr = std / np.sqrt(count) if count > 1 else float("nan")

@@ -80,9 +80,10 @@ def _sweep_target(key: str) -> tuple[str, ...]:
         return parts
     if len(parts) == 3 and parts[0] == "beliefs" and parts[2] in BELIEF_FIELDS.get(parts[1], ()):
         return parts
+    beliefs = ", ".join(f"{table}: {list(keys)}" for table, keys in BELIEF_FIELDS.items())
     raise ParameterError(f"sweep key {key!r} must be <table>.<key> for the tables "
                          f"{sorted(SECTIONS)}, or beliefs.<table>.<key> for what a strategy may "
-                         f"believe ({', '.join(f'{t}: {list(k)}' for t, k in BELIEF_FIELDS.items())})")
+                         f"believe ({beliefs})")
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str
 
 def run_study(study: Study, out: str | Path, backend: str = "processes",
               workers: int | None = None, scheduler: str | None = None,
-              progress: bool | None = None) -> "StudyResults":
+              progress: bool | None = None) -> StudyResults:
     """Compute the missing blocks of a study in `out`, then summarise every case.
 
     backend: "inline" (this process), "processes" (a local process pool, the default) or

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from acsim.strategies.costs import ScheduleCost, schedule_cost, trades_from_holdings
+from acsim.strategies.errors import ParameterError
 from acsim.strategies.parameters import ExecutionProblem
-
 
 SMALL_DECAY = 1e-8  # below this κT the drift term's limit is exact to rounding
 
@@ -116,7 +116,8 @@ def closed_form_cost(problem: ExecutionProblem) -> ScheduleCost:
     relative precision as κT → 0 (the TWAP limit is used at κ = 0 exactly).
     """
     if problem.drift != 0.0:
-        raise ValueError("closed_form_cost covers zero drift only; use schedule_cost")
+        raise ParameterError("closed_form_cost covers drift = 0 only, got drift = "
+                             f"{problem.drift!r}; use schedule_cost")
     x, tau, big_t = problem.shares, problem.step_length, problem.horizon
     rate = kappa(problem)
     base = 0.5 * problem.permanent_impact * x**2 + problem.half_spread * x

@@ -19,14 +19,14 @@ def kirman_counts(counts: np.ndarray, uniforms: np.ndarray, agents: int, to_mome
                   out: np.ndarray) -> None:
     """out[e, k+1] = count after step k; out[e, 0] = counts[e]; uniforms is (N, M, E).
 
-    Micro-update with uniform u (as the Mesa model's agents do it): scaled = u·M picks
-    position floor(scaled) of [momentum, mean-reversion] traders, so a momentum trader iff scaled < m; its own draw is
-    d = scaled - floor(scaled). It switches if d < own rate a; else, if d < a + b, it copies
-    the partner at position p = min(floor((d - a)·partner_scale), M - 2) among the others,
-    a momentum trader iff p < m - [picked is momentum]. For integer m and x >= 0,
-    min(floor(x), M - 2) < m exactly when min(x, M - 2) < m, so the comparisons are made on
-    the floats directly (when d < a, x < 0 but the own switch decides). Episodes form the
-    inner loop, independent of each other, so the CPU advances several at once.
+    Micro-update with uniform u (as the Mesa model's agents do it): scaled = u·M picks position
+    floor(scaled) of [momentum, mean-reversion] traders, so a momentum trader iff scaled < m;
+    its own draw is d = scaled - floor(scaled). It switches if d < own rate a; else, if d < a +
+    b, it copies the partner at position p = min(floor((d - a)·partner_scale), M - 2) among the
+    others, a momentum trader iff p < m - [picked is momentum]. For integer m and x >= 0,
+    min(floor(x), M - 2) < m exactly when min(x, M - 2) < m, so the comparisons are made on the
+    floats directly (when d < a, x < 0 but the own switch decides). Episodes form the inner
+    loop, independent of each other, so the CPU advances several at once.
     """
     steps, draws, episodes = uniforms.shape
     m = counts.astype(np.float64)  # exact for counts up to 2^53

@@ -91,7 +91,7 @@ class LinearGains:
         self.constant_drift_gain = np.array([gain.sum() for gain in self.drift_gain])
 
     @classmethod
-    def from_inputs(cls, inputs: PlanningInputs) -> "LinearGains":
+    def from_inputs(cls, inputs: PlanningInputs) -> LinearGains:
         return cls(inputs.step_length, inputs.effective_temporary_impact, inputs.urgency,
                    inputs.steps)
 

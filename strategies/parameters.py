@@ -106,7 +106,7 @@ class ExecutionProblem:
         """The exogenous drift in sell-equivalent coordinates (side·α)."""
         return self.side * self.drift
 
-    def with_changes(self, **changes: object) -> "ExecutionProblem":
+    def with_changes(self, **changes: object) -> ExecutionProblem:
         """A copy with some fields replaced (validated again)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         unknown = set(changes) - set(values)

@@ -142,7 +142,8 @@ def loop_random_walk_matrix(M, p):
 
 
 def kirman_closed_form(M, a1, a2, s, m):
-    """MODEL §4: E[m_{k+s} | m_k = m] = m* + ρ^s (m - m*), ρ = (1 - (a1+a2)/M)^M, m* = M·a1/(a1+a2)."""
+    """MODEL §4: E[m_{k+s} | m_k = m] = m* + ρ^s (m - m*), ρ = (1 - (a1+a2)/M)^M,
+    m* = M·a1/(a1+a2)."""
     mean = M * a1 / (a1 + a2)
     rho = (1.0 - (a1 + a2) / M) ** M
     return mean + rho**s * (m - mean)

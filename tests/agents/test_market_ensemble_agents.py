@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tests.oracles import kirman_micro_matrix, kirman_up_down
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import ExecutionMarket, run_episode
 from acsim.simulator.randomness import block_draws
+from tests.oracles import kirman_micro_matrix, kirman_up_down
 
 GRID = 20_000
 GRID_UNIFORMS = (np.arange(GRID) + 0.5) / GRID

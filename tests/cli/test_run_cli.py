@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acsim.simulator.study_files import DEFAULT_STUDY, load_study, parse_strategy
-from acsim.experiments.cli import main
 from acsim.agents.policies import strategy
+from acsim.experiments.cli import main
 from acsim.simulator.study import load_episodes, run_study
+from acsim.simulator.study_files import DEFAULT_STUDY, load_study, parse_strategy
 from acsim.strategies.errors import ParameterError
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
@@ -242,7 +242,8 @@ def test_study_file_defaults(tmp_path):
     ("ac-adaptive+no-buyback", strategy("ac-adaptive", no_buyback=True)),
     ("extended", strategy("extended", forecast="persistent")),
     ("extended/none", strategy("extended", forecast="none")),
-    ("extended/persistent+no-buyback", strategy("extended", forecast="persistent", no_buyback=True)),
+    ("extended/persistent+no-buyback",
+     strategy("extended", forecast="persistent", no_buyback=True)),
 ])
 def test_parse_strategy(label, expected):
     assert parse_strategy(label) == expected
@@ -257,7 +258,8 @@ BAD_STUDIES = {
     "unknown strategy name": ('[study]\nstrategies = ["hodl"]\n', r"strategy name.*'hodl'"),
     "unknown forecast": ('[study]\nstrategies = ["extended/psychic"]\n', r"forecast.*'psychic'"),
     "no-buyback on a static strategy": ('[study]\nstrategies = ["twap+no-buyback"]\n',
-                                        r"no_buyback applies to ac-adaptive, extended, not to 'twap'"),
+                                        r"no_buyback applies to ac-adaptive, extended, "
+                                        r"not to 'twap'"),
     "non-string strategy": ("[study]\nstrategies = [3]\n", r"name\[/forecast\]\[\+no-buyback\]"),
     "baseline not a strategy": ('[study]\nstrategies = ["twap", "ac-adaptive"]\n'
                                 'baseline = "extended/model"\n',

@@ -25,15 +25,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acsim.experiments import coupling_study
+from acsim.experiments import cli, coupling_study
+from acsim.simulator.study import load_episodes
 from tests.oracles import (
     expected_shortfall_with_self_alpha,
     least_squares_holdings,
     price_shocks,
     read_table,
 )
-from acsim.experiments import cli
-from acsim.simulator.study import load_episodes
 
 PNG = b"\x89PNG\r\n\x1a\n"
 Z95 = 1.959963984540054

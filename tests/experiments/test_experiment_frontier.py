@@ -27,14 +27,13 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from tests.oracles import price_shocks, read_table
 from acsim.experiments import cli
 from acsim.simulator.study import load_episodes
 from acsim.strategies.almgren_chriss import closed_form_cost
 from acsim.strategies.parameters import ExecutionProblem
+from tests.oracles import price_shocks, read_table
 
 SEED = 7
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -37,14 +37,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from acsim.experiments import cli
+from acsim.simulator.study import load_episodes
 from tests.oracles import (
     expected_shortfall_with_self_alpha,
     least_squares_holdings,
     price_shocks,
     read_table,
 )
-from acsim.experiments import cli
-from acsim.simulator.study import load_episodes
 
 SEED = 5
 PATHS = 500  # the documented --quick number of ensemble paths

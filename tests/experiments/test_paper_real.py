@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from acsim.experiments import paper_real
-from acsim.simulator import market_data
 from acsim.experiments.paper_real import Settings, run
+from acsim.simulator import market_data
 from acsim.strategies.costs import holdings_from_trades, schedule_cost
 from acsim.strategies.errors import AcsimError, ParameterError
 from acsim.strategies.parameters import ExecutionProblem

@@ -9,11 +9,9 @@ with plain loops.
 
 from __future__ import annotations
 
-import datetime
 import math
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +19,8 @@ import pytest
 
 from acsim.simulator import market_data
 from acsim.simulator.market_data import Calibration, calibrate, load_bars
-from acsim.strategies.impact import LinearImpact
 from acsim.strategies.errors import AcsimError, ParameterError
+from acsim.strategies.impact import LinearImpact
 from tests.bars import (
     FIRSTRATE,
     NEW_YORK,
@@ -32,6 +30,7 @@ from tests.bars import (
     write_headerless,
     write_yfinance,
 )
+
 
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:

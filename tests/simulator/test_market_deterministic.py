@@ -26,7 +26,6 @@ from acsim.simulator.model import run_episode
 from acsim.strategies.almgren_chriss import optimal_holdings
 from acsim.strategies.costs import schedule_cost
 from acsim.strategies.extended import extended_schedule
-from acsim.strategies.parameters import ExtendedParameters
 
 REL = 1e-9
 

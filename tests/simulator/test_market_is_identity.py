@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.oracles import strategy_settings
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
+from tests.oracles import strategy_settings
 
 STEPS = 12
 PROFILE = tuple(float(v) for v in (3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8))

@@ -115,7 +115,8 @@ def test_stray_partial_file_is_not_a_block(runs):
 
 
 def in_process(out, capsys, *extra, command=COMMAND):
-    """The same command through acsim.experiments.cli.main in this process: (code, stdout, stderr)."""
+    """The same command through acsim.experiments.cli.main in this process:
+    (code, stdout, stderr)."""
     capsys.readouterr()
     code = main([*command[1:], *extra, "--out", str(out)])
     captured = capsys.readouterr()

@@ -26,8 +26,8 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from acsim.simulator.config import SimulationConfig
 from acsim.agents.policies import strategy
+from acsim.simulator.config import SimulationConfig
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.study import Study, block_path, run_study
 from acsim.strategies.errors import ParameterError

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acsim.simulator.config import SimulationConfig
 from acsim.agents.policies import strategy
+from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.study import Study, load_episodes, run_study

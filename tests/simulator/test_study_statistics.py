@@ -22,6 +22,7 @@ from scipy import stats
 
 from acsim.simulator import statistics
 from acsim.simulator.statistics import paired_difference, summarise, summarise_chunks
+from acsim.strategies.errors import ParameterError
 
 Z975 = stats.norm.ppf(0.975)
 SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=150)
@@ -150,7 +151,7 @@ def test_single_and_two_values():
 
 
 def test_empty_input_is_rejected():
-    with pytest.raises(ValueError, match="no episodes"):
+    with pytest.raises(ParameterError, match="no episodes"):
         summarise_chunks(lambda: iter([np.array([]), np.array([])]), 1.0)
 
 
@@ -197,7 +198,7 @@ def test_quantiles_stay_exact_when_the_kept_values_are_capped(monkeypatch, limit
     ]
     for values in samples:
         chunks = np.array_split(values, 7)
-        summary = statistics.summarise_chunks(lambda: chunks, 1.0)
+        summary = statistics.summarise_chunks(lambda chunks=chunks: chunks, 1.0)
         var95 = np.quantile(values, 0.95)
         assert summary["var95"] == var95
         assert summary["q05"] == np.quantile(values, 0.05)

@@ -2,14 +2,13 @@
 
 Oracles written in this file:
 - p_up(m) = (M-m)/M·(a1 + b·m/(M-1)),  p_down(m) = m/M·(a2 + b·(M-m)/(M-1))  (MODEL §4).
-  The Kirman rule's compiled kernel is driven for ONE micro-update (steps = 1, draws = 1) by a deterministic
-  fine grid of uniforms u_i = (i + ½)/G; the fraction of the grid that moves the count up
-  (down) must equal p_up(m) (p_down(m)) to grid resolution, for every m in 0..M. The up
-  and down sets are unions of at most 2M intervals each, so the fraction is within
-  (2M + 2)/G of the probability. This catches a kernel error even if the Mesa agents
-  shared it.
-- The random-walk rule's step (`RandomWalkRule.step_counts`): up with probability p unless m = M,
-  down with probability p unless m = 0, by the same grid argument.
+  The Kirman rule's compiled kernel is driven for ONE micro-update (steps = 1, draws = 1) by a
+  deterministic fine grid of uniforms u_i = (i + ½)/G; the fraction of the grid that moves the
+  count up (down) must equal p_up(m) (p_down(m)) to grid resolution, for every m in 0..M. The up
+  and down sets are unions of at most 2M intervals each, so the fraction is within (2M + 2)/G of
+  the probability. This catches a kernel error even if the Mesa agents shared it.
+- The random-walk rule's step (`RandomWalkRule.step_counts`): up with probability p unless
+  m = M, down with probability p unless m = 0, by the same grid argument.
 - Long runs of the engine's count paths (`ensemble_paths`, many independent episodes)
   against the exact stationary laws: scipy.stats.betabinom(M, a1(M-1)/b, a2(M-1)/b) for
   the Kirman rule and the uniform law on 0..M for the random walk (chi-square, fixed
@@ -23,9 +22,9 @@ import pytest
 from scipy import stats
 
 from acsim.simulator.randomness import BLOCK_SIZE
-from tests.oracles import kirman_up_down
 from acsim.simulator.vectorised import ensemble_paths
 from acsim.strategies.ensemble import EnsembleParameters
+from tests.oracles import kirman_up_down
 
 GRID = 1 << 20
 UNIFORM_GRID = (np.arange(GRID) + 0.5) / GRID

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acsim.simulator.config import SimulationConfig
 from acsim.agents.policies import strategy
+from acsim.simulator.config import SimulationConfig
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.study import Study, run_study
 from acsim.strategies.almgren_chriss import optimal_holdings

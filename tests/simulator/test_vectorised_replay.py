@@ -22,11 +22,11 @@ import itertools
 import numpy as np
 import pytest
 
-from tests.oracles import strategy_settings
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.vectorised import CHUNK_EPISODES, simulate_block
+from tests.oracles import strategy_settings
 
 PATH_FIELDS = ("momentum_counts", "fields", "prices", "fills", "holdings", "trades",
                "shortfall", "shortfall_bps")

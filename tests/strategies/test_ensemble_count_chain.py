@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from acsim.strategies import ensemble
+from acsim.strategies.ensemble import EnsembleParameters
+from acsim.strategies.errors import ParameterError
 from tests.oracles import (
     kirman_closed_form,
     kirman_micro_matrix,
     kirman_up_down,
     loop_random_walk_matrix,
 )
-from acsim.strategies import ensemble
-from acsim.strategies.ensemble import EnsembleParameters
-from acsim.strategies.errors import ParameterError
 
 KIRMAN_CASES = [
     # (M, a1, a2, b)

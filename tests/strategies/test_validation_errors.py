@@ -207,5 +207,5 @@ def test_schedule_validation_in_costs():
 
 def test_closed_form_cost_refuses_drift():
     """The AC closed forms cover zero drift only; asking with drift is an error, not a lie."""
-    with pytest.raises(ValueError, match="drift"):
+    with pytest.raises(ParameterError, match="drift"):
         closed_form_cost(ExecutionProblem(drift=0.01))
