@@ -33,6 +33,7 @@ from acsim.simulator.model import run_episode
 from acsim.simulator.study import Study, run_study
 from acsim.simulator.vectorised import simulate_block
 from acsim.strategies import validation
+from acsim.strategies.errors import ParameterError
 from acsim.strategies.parameters import ExtendedParameters, planning_inputs
 from acsim.strategies.reference import ReferencePlanner
 
@@ -115,20 +116,26 @@ def profile_fast(config: SimulationConfig, episodes: int) -> str:
     return text.getvalue()
 
 
+# case: share of --episodes (fast engine) and of --mesa-episodes it runs, naive episodes cap
+CASE_SIZES = {"paper": (1.0, None), "paper-no-buyback": (0.1, None), "ac-390": (0.05, 1)}
+
+
 def run_benchmark(fast_episodes: int = 400_000, mesa_episodes: int = 200,
-                  naive_episodes: int = 3, workers: int | None = None) -> dict:
+                  naive_episodes: int = 3, workers: int | None = None,
+                  cases: tuple[str, ...] = tuple(CASE_SIZES)) -> dict:
     workers = workers or os.cpu_count() or 1
     rows = []
-    sizes = {"paper": 1.0, "paper-no-buyback": 0.1, "ac-390": 0.05}
-    for name, config in case_configs().items():
-        scale = sizes[name]
+    configs = case_configs()
+    for name in cases:
+        config = configs[name]
+        scale, naive_cap = CASE_SIZES[name]
         fast = max(4096, int(fast_episodes * scale))
         simulate_block(config, 0, 0, 64)  # numba compile outside the timings
         results = {
             "fast": measure_fast(config, fast, "processes", workers),
             "fast-one-process": measure_fast(config, fast, "inline", 1),
             "mesa": measure_loop(config, max(5, int(mesa_episodes * scale)), "mesa"),
-            "naive-cvxpy": measure_loop(config, naive_episodes if name != "ac-390" else 1,
+            "naive-cvxpy": measure_loop(config, min(naive_episodes, naive_cap or naive_episodes),
                                         "naive-cvxpy"),
         }
         naive = results["naive-cvxpy"]["episodes_per_second"]
@@ -203,6 +210,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                         help="also run this many paper episodes and report peak memory "
                              "(e.g. 10000000)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile of one block")
+    parser.add_argument("--cases", default=",".join(CASE_SIZES),
+                        help=f"comma-separated cases to run (default all: "
+                             f"{', '.join(CASE_SIZES)})")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
@@ -213,7 +223,12 @@ def run(name: str, args: argparse.Namespace) -> None:
     validation.integer("--memory-episodes", args.memory_episodes, 0)
     if args.workers is not None:
         validation.integer("--workers", args.workers, 1)
-    report = run_benchmark(args.episodes, args.mesa_episodes, args.naive_episodes, args.workers)
+    cases = tuple(case.strip() for case in args.cases.split(","))
+    unknown = [case for case in cases if case not in CASE_SIZES]
+    if unknown:
+        raise ParameterError(f"--cases: unknown case(s) {unknown}; known: {list(CASE_SIZES)}")
+    report = run_benchmark(args.episodes, args.mesa_episodes, args.naive_episodes, args.workers,
+                           cases)
     if args.memory_episodes:
         report["memory"] = memory_run(args.memory_episodes, args.workers)
     if args.profile:

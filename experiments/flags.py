@@ -27,7 +27,13 @@ def _count_or_word(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def default_text(value: object) -> str:
+def default_text(value: object, item: Declared | None = None) -> str:
+    """A default as people write it (side 1 -> sell, 0.002 -> 0.002, None -> none)."""
+    display = item.declaration.allowed.display if item is not None else None
+    if display is not None:
+        return display(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
     if value is None:
@@ -40,7 +46,7 @@ def help_text(item: Declared, default: object) -> str:
     declaration = item.declaration
     unit = f"{declaration.unit}; " if declaration.unit else ""
     return (f"{declaration.help} [{unit}{declaration.allowed.text}] "
-            f"(default {default_text(default)})")
+            f"(default {default_text(default, item)})")
 
 
 def add_flag(group: argparse._ArgumentGroup, item: Declared, default: object) -> None:

@@ -18,7 +18,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> None:
-    print(markdown() if args.format == "markdown" else table())
+    if args.format == "markdown":
+        print(markdown(), end="")
+    else:
+        print(table())
 
 
 def rows() -> list[dict]:
@@ -26,7 +29,7 @@ def rows() -> list[dict]:
     base = SimulationConfig()
     return [{"table": table, "key": item.name, "flag": item.flag,
              "unit": item.declaration.unit, "range": item.declaration.allowed.text,
-             "default": default_text(default_of(base, table, item)),
+             "default": default_text(default_of(base, table, item), item),
              "meaning": item.declaration.help}
             for table, item in config_parameters()]
 

@@ -120,9 +120,10 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         check_parameters(self)
         check_belief_table(self.beliefs)
+        beliefs = self.planning_beliefs()  # every believed value validated here, at the boundary
         policy = self.strategy.build()
         if hasattr(policy, "validate"):
-            policy.validate(self.planning_beliefs())
+            policy.validate(beliefs)
 
     def __hash__(self) -> int:
         return hash((self.market, self.extended, self.ensemble, self.impact, self.strategy,

@@ -36,6 +36,7 @@ class Allowed:
     check: (name, value) -> cleaned value, raising ParameterError naming the field.
     text: the range in words, e.g. "> 0" or "one of kirman, random-walk".
     extensible: a choice that also takes "package.module:NAME" (an object of your own).
+    display: how a stored value is written for people (e.g. side 1 -> "sell").
     """
 
     kind: str
@@ -43,6 +44,7 @@ class Allowed:
     text: str
     choices: tuple = ()
     extensible: bool = False
+    display: Callable[[Any], str] | None = None
 
 
 def real(check: Callable[[str, Any], float], text: str) -> Allowed:

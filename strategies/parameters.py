@@ -43,7 +43,8 @@ def _side(name: str, value: object) -> int:
     return int(value)
 
 
-SIDE = Allowed("choice", _side, "sell or buy", ("sell", "buy"))
+SIDE = Allowed("choice", _side, "sell or buy", ("sell", "buy"),
+               display=lambda value: "sell" if value == SELL else "buy")
 
 
 @dataclass(frozen=True)
