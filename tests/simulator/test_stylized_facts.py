@@ -303,7 +303,7 @@ def test_bad_input_raises_a_named_parameter_error(call, message):
 def test_real_bars_measure_to_finite_numbers(path):
     if not path.exists():
         pytest.skip(f"{path.name} not present (set ACSIM_DATA)")
-    from acsim.experiments.market_data import load_bars, session_dates
+    from acsim.simulator.market_data import load_bars, session_dates
 
     bars = load_bars(path)
     returns = price_changes(bars["close"], session_dates(bars))
