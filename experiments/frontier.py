@@ -20,20 +20,13 @@ import pandas as pd
 from acsim.agents.policies import strategy
 from acsim.experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
 from acsim.simulator.config import SimulationConfig
-from acsim.simulator.statistics import Z95
+from acsim.simulator.statistics import Z95, variance_stderr
 from acsim.simulator.study import Study, load_episodes, run_study
 from acsim.strategies import almgren_chriss
 from acsim.strategies.baselines import immediate_holdings, twap_holdings
 from acsim.strategies.costs import schedule_cost
 
 MONTE_CARLO_AVERSIONS = (0.0, 0.0005, 0.002, 0.005, 0.02, 0.1)
-
-
-def variance_stderr(values: np.ndarray) -> float:
-    """Standard error of the sample variance, √((m4 - s⁴)/n) (large-sample)."""
-    centred = values - values.mean()
-    fourth = float(np.mean(centred**4))
-    return float(np.sqrt(max(fourth - values.var(ddof=1) ** 2, 0.0) / values.shape[0]))
 
 
 def run(out: str | Path, episodes: int, seed: int, workers: int | None = None) -> ExperimentOutput:

@@ -146,3 +146,10 @@ def paired_difference(chunks: Callable[[], Iterable[np.ndarray]]) -> dict:
     return {"episodes": count, "mean_difference": mean, "std_difference": std,
             "stderr_difference": stderr, "ci95_low": mean - Z95 * stderr,
             "ci95_high": mean + Z95 * stderr}
+
+
+def variance_stderr(values: np.ndarray) -> float:
+    """Standard error of the sample variance, √((m4 - s⁴)/n) (large-sample)."""
+    centred = values - values.mean()
+    fourth = float(np.mean(centred**4))
+    return float(np.sqrt(max(fourth - values.var(ddof=1) ** 2, 0.0) / values.shape[0]))

@@ -1,6 +1,6 @@
 """Packaging: one namespace, `acsim`, in an editable install and in a wheel.
 
-The wheel is built from this checkout (pip, with build isolation) and installed with
+The wheel is built from a clean copy of this checkout (pip, with build isolation) and installed with
 `--no-deps --target` into an empty directory: its top level must hold only `acsim` and its
 metadata. A fresh interpreter without the site module (so without this environment's editable
 finder or the repository on its path) and with only that directory and the dependencies on its
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -25,9 +26,12 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory) -> Path:
     """The wheel of this checkout, installed alone into an empty directory."""
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # a clean copy: pip builds in the tree it is given
+    shutil.copytree(REPOSITORY, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", "results"))
     wheels = root / "wheels"
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                            "--wheel-dir", str(wheels), str(REPOSITORY)],
+                            "--wheel-dir", str(wheels), str(source)],
                            capture_output=True, text=True, cwd=root)
     if built.returncode != 0:
         pytest.fail(f"pip wheel failed:\n{built.stdout}\n{built.stderr}")

@@ -200,6 +200,20 @@ def test_an_impact_model_of_our_own_sets_fills_and_prices():
     assert abs(linear.shortfall[0] - result.shortfall[0]) > 1e-3
 
 
+def test_an_impact_model_of_our_own_in_a_study(tmp_path):
+    chosen = config(impact={"model": IMPACT})
+    study = Study(chosen, (strategy("twap"), MyTWAP()), sweep={"market.volatility": (0.0, 0.1)})
+    run_study(study, tmp_path / "out", backend="processes", workers=2, progress=False)
+    frame = load_episodes(tmp_path / "out")
+    for volatility in (0.0, 0.1):
+        rows = frame[frame["market.volatility"] == volatility]
+        direct = simulate_block(chosen.replace(market={"volatility": volatility},
+                                               strategy={"name": "twap"}), 0, 0, EPISODES)
+        for label in ("twap", "my-twap"):
+            np.testing.assert_array_equal(rows[rows["strategy"] == label]["shortfall"],
+                                          direct.shortfall)
+
+
 @pytest.mark.parametrize("model", [IMPACT, f"{THIS}:IMPACT"])
 def test_an_impact_model_of_our_own_replays_in_mesa(model):
     chosen = config(impact={"model": model}, strategy={"name": "twap"})
