@@ -38,33 +38,72 @@ def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, s
     return counts
 
 
+class MarketBatch:
+    """E episodes of the market advancing together, one step at a time (leading episodes axis).
+
+    Built from the episodes' momentum-count paths (E, N + 1) and price shocks (E, N); `execute`
+    and the Gymnasium environment drive it: `observation()` is what the executing agent sees
+    before step k, `advance(trades)` fills the trades and moves the price. In the last step the
+    remaining holdings are traded whatever is passed, so every order completes.
+    """
+
+    def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray) -> None:
+        self.config = config
+        self.counts = counts
+        self.noise = noise
+        self.episodes, self.steps = noise.shape
+        problem = config.market
+        self.engine = PriceEngine(problem, config.extended, config.impact.impact, self.episodes)
+        self.fields = ensemble.field(config.ensemble, counts[:, 1:])
+        self.prices = np.empty((self.episodes, self.steps + 1))
+        self.holdings = np.empty((self.episodes, self.steps + 1))
+        self.trades = np.empty((self.episodes, self.steps))
+        self.fills = np.empty((self.episodes, self.steps))
+        self.prices[:, 0] = self.engine.price
+        self.holdings[:, 0] = problem.shares
+        self.completed = 0  # steps done
+
+    @property
+    def done(self) -> bool:
+        return self.completed == self.steps
+
+    @property
+    def last_step(self) -> bool:
+        """Whether the next step is the last one (it trades what is left)."""
+        return self.completed == self.steps - 1
+
+    def observation(self) -> Observation:
+        """What the executing agent sees before the next step k (MODEL.md §2, item 2)."""
+        k = self.completed + 1
+        return Observation(k, self.steps - k + 1, self.holdings[:, k - 1], self.engine.price,
+                           self.fields[:, k - 1], self.counts[:, k], self.trades[:, : k - 1])
+
+    def advance(self, trades: np.ndarray | None) -> np.ndarray:
+        """Step k: fill `trades` (E,), move the price; returns the fills S̃_k."""
+        k = self.completed + 1
+        held = self.holdings[:, k - 1]
+        trade = held.copy() if k == self.steps else trades
+        self.trades[:, k - 1] = trade
+        self.fills[:, k - 1] = self.engine.fill(trade)
+        self.holdings[:, k] = held - trade
+        self.prices[:, k] = self.engine.advance(trade, self.holdings[:, k], self.fields[:, k - 1],
+                                                self.noise[:, k - 1])
+        self.completed = k
+        return self.fills[:, k - 1]
+
+    def results(self) -> EpisodeResults:
+        return EpisodeResults.from_paths(self.config.market, prices=self.prices, fills=self.fills,
+                                         fields=self.fields, momentum_counts=self.counts,
+                                         holdings=self.holdings, trades=self.trades)
+
+
 def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarray,
             noise: np.ndarray) -> EpisodeResults:
     """Run the executing agent and the price engine over given count paths and shocks."""
-    problem = config.market
-    episodes, steps = noise.shape
-    engine = PriceEngine(problem, config.extended, config.impact.impact, episodes)
-    fields = ensemble.field(config.ensemble, counts[:, 1:])
-    prices = np.empty((episodes, steps + 1))
-    holdings = np.empty((episodes, steps + 1))
-    trades = np.empty((episodes, steps))
-    fills = np.empty((episodes, steps))
-    prices[:, 0] = engine.price
-    holdings[:, 0] = problem.shares
-    for k in range(1, steps + 1):
-        held = holdings[:, k - 1]
-        if k == steps:
-            trade = held.copy()
-        else:
-            trade = policy.trades(Observation(k, steps - k + 1, held, engine.price,
-                                              fields[:, k - 1], counts[:, k],
-                                              trades[:, : k - 1]))
-        trades[:, k - 1] = trade
-        fills[:, k - 1] = engine.fill(trade)
-        holdings[:, k] = held - trade
-        prices[:, k] = engine.advance(trade, holdings[:, k], fields[:, k - 1], noise[:, k - 1])
-    return EpisodeResults.from_paths(problem, prices=prices, fills=fills, fields=fields,
-                                     momentum_counts=counts, holdings=holdings, trades=trades)
+    batch = MarketBatch(config, counts, noise)
+    while not batch.done:
+        batch.advance(None if batch.last_step else policy.trades(batch.observation()))
+    return batch.results()
 
 
 def simulate_block(config: SimulationConfig, block: int, first: int = 0,
