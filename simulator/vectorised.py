@@ -100,7 +100,20 @@ class MarketBatch:
 def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarray,
             noise: np.ndarray) -> EpisodeResults:
     """Run the executing agent and the price engine over given count paths and shocks."""
-    batch = MarketBatch(config, counts, noise)
+    return drive(MarketBatch(config, counts, noise), policy)
+
+
+def market_batch(config: SimulationConfig, block: int, first: int = 0,
+                 count: int = BLOCK_SIZE) -> MarketBatch:
+    """The market of episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed,
+    with their draws, before step 1 (the one place that knows which draws a batch needs)."""
+    steps = config.market.steps
+    counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
+    return MarketBatch(config, counts, noise_shocks(config.seed, block, steps, first, count))
+
+
+def drive(batch: MarketBatch, policy: ExecutionPolicy) -> EpisodeResults:
+    """Run a started policy through a batch to the end (the last step trades what is left)."""
     while not batch.done:
         batch.advance(None if batch.last_step else policy.trades(batch.observation()))
     return batch.results()
@@ -110,7 +123,4 @@ def simulate_block(config: SimulationConfig, block: int, first: int = 0,
                    count: int = BLOCK_SIZE,
                    policy: ExecutionPolicy | None = None) -> EpisodeResults:
     """Episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed."""
-    steps = config.market.steps
-    counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
-    return execute(config, config.started_policy(policy),
-                   counts, noise_shocks(config.seed, block, steps, first, count))
+    return drive(market_batch(config, block, first, count), config.started_policy(policy))

@@ -119,10 +119,11 @@ def test_the_checker_sees_an_upward_import(tmp_path):
 
 
 def test_help_imports_no_command_module():
-    """`acsim --help` builds its parser without importing any command, Mesa, pandas or cvxpy."""
+    """`acsim --help` builds its parser without importing any command, Mesa, pandas, cvxpy or
+    gymnasium."""
     code = ("import sys\nfrom acsim.experiments import cli\ncli.build_parser(None)\n"
             "print(sorted(m for m in sys.modules if m.startswith(('acsim', 'mesa', 'pandas', "
-            "'cvxpy', 'matplotlib', 'numba'))))")
+            "'cvxpy', 'matplotlib', 'numba', 'gymnasium'))))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPOSITORY.parent).stdout
     loaded = ast.literal_eval(output.strip())
