@@ -29,6 +29,9 @@ COMMANDS = {
             "the main job: a Monte Carlo study (default: the embedded one)", "command"),
     "bench": ("acsim.experiments.benchmark_engines",
               "benchmark the engines (episodes per second)", "command"),
+    "dashboard": ("acsim.experiments.dashboard",
+                  "watch the Mesa model in your browser (SolaraViz, local address only)",
+                  "command"),
     "parameters": ("acsim.experiments.parameters_page",
                    "list every configuration parameter with its unit, range and default",
                    "command"),
@@ -42,6 +45,9 @@ COMMANDS = {
                        "does anticipating other traders' flow pay, and where?", "experiment"),
     "frontier": ("acsim.experiments.frontier",
                  "the Almgren-Chriss efficient frontier, analytic and simulated", "experiment"),
+    "learn": ("acsim.experiments.learning",
+              "train a linear policy in the Gymnasium vector environment (cross-entropy "
+              "method) and compare it with the AC optimum", "experiment"),
 }
 
 DESCRIPTION = ("Optimal trade execution: Almgren-Chriss, self-alpha and ensemble coupling. "
