@@ -29,7 +29,7 @@ def test_quick_start_has_exactly_the_two_commands():
     assert len(lines) == 2
     assert lines[0].startswith("python3 -m venv .venv && .venv/bin/pip install -e . && ")
     assert lines[0].endswith(".venv/bin/acsim run")
-    assert lines[1].startswith('python3 -m venv .venv && .venv/bin/pip install -e ".[test]"')
+    assert lines[1].startswith('python3 -m venv .venv && .venv/bin/pip install -e ".[test,viz]"')
     assert "ruff check" in lines[1] and lines[1].endswith("pytest -q")
 
 
