@@ -60,7 +60,9 @@ def run(name: str, args: argparse.Namespace) -> None:
     if importlib.util.find_spec("solara") is None:
         raise AcsimError("the dashboard needs the viz extra: pip install 'acsim[viz]'")
     environment = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
-    print(f"acsim dashboard: http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    where = f"http://{host}:{args.port}" if args.port else f"http://{host} on a free port"
+    print(f"acsim dashboard: {where} (Ctrl-C stops it)", flush=True)
     try:
         finished = subprocess.run(command, env=environment)
     except KeyboardInterrupt:

@@ -131,10 +131,6 @@ class EpisodeRange:
     def done(self) -> bool:
         return self.batches[0].done
 
-    @property
-    def last_step(self) -> bool:
-        return self.batches[0].last_step
-
     def _joined(self, parts: list[np.ndarray]) -> np.ndarray:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
@@ -261,7 +257,24 @@ def action_space(options: EnvironmentParameters) -> spaces.Box:
                       dtype=np.float64)
 
 
-class ExecutionEnv(gymnasium.Env):
+class MarketView:
+    """What both environments offer beside Gymnasium's API: the configuration and the market
+    as the engine's policies see it."""
+
+    episodes: ExecutionEpisodes
+
+    @property
+    def config(self) -> SimulationConfig:
+        """The configuration of the episodes (its seed: the current root seed)."""
+        return self.episodes.config
+
+    def market_observation(self) -> Observation:
+        """What the executing agent sees now in every episode (`Observation`, leading
+        episodes axis), as the engine's policies see it."""
+        return self.episodes.current.observation()
+
+
+class ExecutionEnv(MarketView, gymnasium.Env):
     """One execution episode at a time (see the module docstring).
 
     config: the configuration (default: the built-in one); keyword `parameters` named like the
@@ -277,15 +290,6 @@ class ExecutionEnv(gymnasium.Env):
         self.observation_space = observation_space(options)
         self.action_space = action_space(options)
 
-    @property
-    def config(self) -> SimulationConfig:
-        """The configuration of the episodes (its seed: the current root seed)."""
-        return self.episodes.config
-
-    def market_observation(self) -> Observation:
-        """What the executing agent sees now, as the engine's policies see it."""
-        return self.episodes.current.observation()
-
     def reset(self, *, seed: int | None = None,
               options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -298,7 +302,7 @@ class ExecutionEnv(gymnasium.Env):
         return observation[0], float(rewards[0]), done, False, info
 
 
-class ExecutionVectorEnv(VectorEnv):
+class ExecutionVectorEnv(MarketView, VectorEnv):
     """E episodes advancing together: one `step` advances every episode (see the module
     docstring). Every episode has N steps, so all end together; the next `step` after the last
     one starts the next E episodes (Gymnasium's next-step autoreset: that step's actions are
@@ -320,14 +324,6 @@ class ExecutionVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.render_mode = None
         self._autoreset = False
-
-    @property
-    def config(self) -> SimulationConfig:
-        return self.episodes.config
-
-    def market_observation(self) -> Observation:
-        """What the executing agent sees now in every episode, as the engine's policies do."""
-        return self.episodes.current.observation()
 
     def reset(self, *, seed: int | None = None,
               options: dict | None = None) -> tuple[np.ndarray, dict]:

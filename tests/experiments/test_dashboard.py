@@ -157,6 +157,7 @@ def test_the_dashboard_serves_on_a_loopback_address_only(capsys):
 
 @pytest.mark.skipif(importlib.util.find_spec("solara") is None,
                     reason="the viz extra is not installed")
+@pytest.mark.filterwarnings("ignore:.*use_state.*found despite early return:UserWarning")
 def test_the_dashboard_model_drops_options_the_strategy_does_not_take():
     from acsim.experiments.dashboard_app import DashboardMarket
 
