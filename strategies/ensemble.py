@@ -39,12 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, gammaln
 
-from acsim.strategies.components import load_object
+from acsim.strategies.components import build_component
 from acsim.strategies.declarations import (
     NON_NEGATIVE,
-    Allowed,
     between,
     check_parameters,
+    component,
     count_or_choice,
     integer,
     parameter,
@@ -238,17 +238,7 @@ class RandomWalkRule(SwitchingRule):
 SWITCHING_RULES = ("kirman", "random-walk")
 
 
-def _switching(name: str, value: object) -> str | SwitchingRule:
-    if isinstance(value, SwitchingRule):
-        return value
-    if isinstance(value, str) and (value in SWITCHING_RULES or ":" in value):
-        return value
-    raise ParameterError(f"{name} must be one of {', '.join(SWITCHING_RULES)}, a "
-                         f"'package.module:NAME' path or a SwitchingRule, got {value!r}")
-
-
-SWITCHING = Allowed("choice", _switching, "kirman, random-walk or package.module:NAME",
-                    SWITCHING_RULES, extensible=True)
+SWITCHING = component(SwitchingRule, SWITCHING_RULES)
 PROBABILITY = between(0.0, 1.0)
 
 
@@ -287,19 +277,12 @@ class EnsembleParameters:
                                  f"got {self.initial}")
 
     def _build_rule(self) -> SwitchingRule:
-        if isinstance(self.switching, SwitchingRule):
-            return self.switching
-        if self.switching == "kirman":
-            return KirmanRule(self.switch_to_momentum, self.switch_to_mean_reversion,
-                              self.herding)
-        if self.switching == "random-walk":
-            return RandomWalkRule(self.step_probability)
-        rule = load_object(self.switching, "switching")
-        if isinstance(rule, type):
-            rule = rule()
-        if not isinstance(rule, SwitchingRule):
-            raise ParameterError(f"switching {self.switching!r} is not a SwitchingRule")
-        return rule
+        built_in = {
+            "kirman": lambda: KirmanRule(self.switch_to_momentum, self.switch_to_mean_reversion,
+                                         self.herding),
+            "random-walk": lambda: RandomWalkRule(self.step_probability),
+        }
+        return build_component(self.switching, SwitchingRule, built_in, "switching")
 
     @property
     def rule(self) -> SwitchingRule:
