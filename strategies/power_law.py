@@ -23,13 +23,18 @@ cost of selling one more share in step k rather than carrying it), the optimum h
 multiplier of n_k >= 0 is μ_k = ν_k - Λ.
 
 Precision. With P = c(1+β)x_0^β + γx_0 + 2qτ·m·x_0 + τΣ|a_k| (currency per share) the planner
-stops when the gradient in the free holdings is <= KKT_TOLERANCE·P, or when a Newton step is
-below the resolution RESOLUTION·x_0 of the holdings; so |ν_k - Λ| <= m·KKT_TOLERANCE·P plus
-the change of ν_k that moving a trade by RESOLUTION·x_0 makes (φ''(n)·RESOLUTION·x_0, which
-matters only for trades near the resolution when β < 1, where φ'' is huge). Trades at or below
-RESOLUTION·x_0 are set to exactly 0, and a resting step satisfies ν_k - Λ >= -max(KKT_TOLERANCE·P,
-φ'(RESOLUTION·x_0)): the trade it would ask for is below the resolution of the holdings. For
-β = 1 the answer is the linear optimum to rounding.
+stops when the gradient in the free holdings is <= KKT_TOLERANCE·P, or when a Newton step
+moves the holdings by less than their resolution RESOLUTION·x_0; so |ν_k - Λ| <=
+m·KKT_TOLERANCE·P plus the change of ν_k that moving a trade by RESOLUTION·x_0 makes
+(φ''(n)·RESOLUTION·x_0, which matters only for trades near the resolution when β < 1, where
+φ'' is huge). Trades at or below RESOLUTION·x_0 are set to exactly 0. A resting step satisfies
+ν_k - Λ >= -max(KKT_TOLERANCE·P, c(1+β)(2·RESOLUTION·x_0)^β) (the trade it asks for is at most
+about twice the resolution), except in two cases where the remaining gain is below what the
+arithmetic resolves: the iteration drove the step below the resolution (it then stays at 0 for
+good, which is what makes the iteration terminate when β is near 0), or releasing it lowers U
+by less than U's rounding error (seen only in stress tests: hundreds of steps, κτ ~ 100, plans
+that are at 1e-12 of x_0 after a few steps). For β = 1 the answer is the linear optimum to
+rounding.
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ KKT_TOLERANCE = 1e-11  # stationarity, relative to the marginal-cost scale P (se
 RESOLUTION = 1e-14  # holdings resolution, relative to x_0
 ARMIJO = 1e-4  # sufficient-decrease constant of the line search
 ROUNDING_ALLOWANCE = 1e-13  # a full Newton step may raise U by this times Σ|terms of U|
-MAX_ITERATIONS = 1000
 
 # The per-episode kernels allocate nothing (the batch driver owns every array), so they are
 # compiled without numba's reference counting: atomic increments on every array argument
@@ -189,13 +193,15 @@ def optimal_holdings(impact: PowerLawImpact, holdings: float | np.ndarray, drift
 def _solve_batch(start, drift, coefficient, exponent, permanent, urgency, step_length, path):
     """Solve every episode into path (E, m+1); returns the iterations per episode (-1: failed)."""
     episodes, steps = drift.shape
-    work = np.zeros((14, steps + 1))
+    work = np.zeros((15, steps + 1))
     resting = np.zeros(steps + 1, dtype=np.bool_)
+    settled = np.zeros(steps + 1, dtype=np.bool_)
     trading = np.zeros(steps + 2, dtype=np.int64)
     iterations = np.zeros(episodes, dtype=np.int64)
     for e in range(episodes):
         iterations[e] = _solve_episode(start[e], drift[e], coefficient, exponent, permanent,
-                                       urgency, step_length, path[e], work, resting, trading)
+                                       urgency, step_length, path[e], work, resting, settled,
+                                       trading)
     return iterations
 
 
@@ -224,7 +230,7 @@ def _rebuild(start, prefix, path, resting, trading, levels, widths, sums, power,
     """Levels, widths and drift sums of the current working set; returns p (trading steps).
 
     trading[1..p] are the steps with n > 0; levels[i] = holdings after trade i (levels[0] = x_0,
-    levels[p] = 0); widths[i], sums[i] = steps and Σ a_k on which level i is carried.
+    levels[p] = 0); widths[i], sums[i] = steps and Σ a_k over which level i is carried (i < p).
     """
     steps = path.shape[0] - 1
     count = 0
@@ -234,6 +240,8 @@ def _rebuild(start, prefix, path, resting, trading, levels, widths, sums, power,
             trading[count] = k
     trading[count + 1] = steps + 1  # sentinel: the level after the last trade is held to the end
     levels[0] = start
+    widths[0] = trading[1] - 1  # x_0 is carried until the first trade
+    sums[0] = prefix[trading[1] - 1]
     for i in range(1, count):
         levels[i] = path[trading[i]]
         widths[i] = trading[i + 1] - trading[i]
@@ -258,8 +266,8 @@ def _write_path(start, path, trading, levels, count):
 
 @NO_ALLOCATION
 def _objective(levels, power, widths, sums, count, coefficient, permanent, urgency, tau):
-    """U on the levels without constants (power[i] = T_i^β), and Σ|terms| for the rounding
-    allowance."""
+    """U on the levels (power[i] = T_i^β), including the steps before the first trade, so that
+    working sets can be compared; and Σ|terms| for the rounding allowance."""
     total = 0.0
     size = 0.0
     for i in range(1, count + 1):
@@ -267,7 +275,7 @@ def _objective(levels, power, widths, sums, count, coefficient, permanent, urgen
         term = coefficient * trade * power[i] - 0.5 * permanent * trade * trade
         total += term
         size += abs(term)
-    for i in range(1, count):
+    for i in range(count):
         carry = urgency * tau * widths[i] * levels[i] * levels[i]
         linear = tau * sums[i] * levels[i]
         total += carry - linear
@@ -320,55 +328,77 @@ def _multipliers(levels, power, trading, count, drift, gain, permanent, urgency,
 
 
 @NO_ALLOCATION
-def _release(path, resting, multipliers, threshold, gain, beta, donors, requests):
-    """Let every resting step with μ_k < -threshold trade; returns how many were released.
-
-    Step k receives δ_k = (-μ_k/(c(1+β)))^(1/β) (the size at which its marginal cost φ'(δ)
-    would match the multiplier, γ neglected) from the nearest trading step (the donor), the
-    other trades unchanged: holdings between the donor and k move by δ_k. A donor gives at
-    most half its trade in total (the requests are scaled down together if needed).
+def _release_sizes(path, resting, settled, multipliers, threshold, gain, beta):
+    """Plan releasing every resting step with μ_k < -threshold (not `settled`): the donor is the
+    largest trade (the reference of the multipliers, so μ_k·δ is the first-order change of U
+    when δ moves from the donor to step k) and step k asks for δ_k = (-μ_k/(c(1+β)))^(1/β),
+    the size at which its marginal cost would match the multiplier (γ neglected); together at
+    most half the donor's trade. multipliers[k] is overwritten with δ_k (0 if not released).
+    Returns the donor, the predicted change Σ μ_k·δ_k (< 0, or 0 if nothing to release), and
+    the step with the most negative μ_k·δ_k with its predicted change.
     """
     steps = path.shape[0] - 1
+    donor, largest = 1, -1.0
+    for k in range(1, steps + 1):
+        if path[k - 1] - path[k] > largest:
+            donor, largest = k, path[k - 1] - path[k]
+    requested, predicted = 0.0, 0.0
+    best, best_predicted = -1, 0.0
+    for k in range(1, steps + 1):
+        if resting[k] and not settled[k] and multipliers[k] < -threshold:
+            size = (-multipliers[k] / gain) ** (1.0 / beta)
+            predicted += multipliers[k] * size
+            requested += size
+            if multipliers[k] * size < best_predicted:
+                best, best_predicted = k, multipliers[k] * size
+            multipliers[k] = size
+        else:
+            multipliers[k] = 0.0
+    if requested > 0.5 * largest:
+        scale = 0.5 * largest / requested
+        predicted *= scale
+        best_predicted *= scale
+        for k in range(1, steps + 1):
+            multipliers[k] *= scale
+    return donor, predicted, best, best_predicted
+
+
+@NO_ALLOCATION
+def _apply_release(path, saved, resting, sizes, factor, resolution, donor):
+    """path = saved with factor·δ_k moved from the donor to every planned step k whose
+    factor·δ_k exceeds twice the resolution (the holdings between them move, no other trade
+    changes); those steps stop resting. Returns how many."""
+    steps = path.shape[0] - 1
     released = 0
+    for k in range(steps + 1):
+        path[k] = saved[k]
     for k in range(1, steps + 1):
-        donors[k] = -1.0
-        requests[k] = 0.0
-    for k in range(1, steps + 1):
-        if resting[k] and multipliers[k] < -threshold:
-            for distance in range(1, steps + 1):
-                if k - distance >= 1 and not resting[k - distance]:
-                    donors[k] = k - distance
-                    break
-                if k + distance <= steps and not resting[k + distance]:
-                    donors[k] = k + distance
-                    break
-            requests[int(donors[k])] += (-multipliers[k] / gain) ** (1.0 / beta)
-            released += 1
-    for k in range(1, steps + 1):
-        if donors[k] < 0.0:
+        if sizes[k] == 0.0:
             continue
-        donor = int(donors[k])
-        available = 0.5 * (path[donor - 1] - path[donor])
-        delta = (-multipliers[k] / gain) ** (1.0 / beta) * min(1.0, available / requests[donor])
+        resting[k] = True
+        delta = factor * sizes[k]
+        if delta <= 2.0 * resolution:
+            continue
         if donor < k:
             for j in range(donor, k):
                 path[j] += delta
         else:
             for j in range(k, donor):
                 path[j] -= delta
-    for k in range(1, steps + 1):
-        if donors[k] >= 0.0:
-            resting[k] = False
+        resting[k] = False
+        released += 1
     return released
 
 
 @NO_ALLOCATION
-def _rest_tiny_trades(levels, trading, count, resolution, resting):
-    """Mark trading steps whose trade is at most the resolution as resting; True if any."""
+def _rest_tiny_trades(levels, trading, count, resolution, resting, settled):
+    """Hold trading steps whose trade is at most the resolution at 0 for good (resting and
+    settled); True if any."""
     found = False
     for i in range(1, count + 1):
         if levels[i - 1] - levels[i] <= resolution:
             resting[trading[i]] = True
+            settled[trading[i]] = True
             found = True
     return found
 
@@ -390,7 +420,7 @@ def _hold_resting(path, resting):
 
 @NO_ALLOCATION
 def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau, path, work,
-                   resting, trading):
+                   resting, settled, trading):
     """Newton's method in the holdings with a primal active set for n_k >= 0 (one episode).
 
     Working set: the resting steps (n_k = 0 exactly). Holdings are constant across them, so
@@ -400,17 +430,21 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
     (φ''(n) -> ∞ as n -> 0 for β < 1, so a trade at 0 must be held there, never approached).
 
     Every iteration first computes the multipliers μ_k of the resting steps (`_multipliers`);
-    those below -max(dual tolerance, Σ|gradient|) are released together (`_release`): the
-    sign of such a multiplier cannot change by converging the current working set further.
-    Otherwise, if the levels are stationary (gradient <= KKT_TOLERANCE·P, or a Newton step
-    below the resolution RESOLUTION·x_0 of the holdings) the point is optimal, once trades at
-    or below the resolution have been set to exactly 0 (they are below what the holdings can
-    resolve; with β near 0 their marginal cost is far from negligible); if not, a Newton
+    those below -max(dual tolerance, Σ|gradient|) are released (`_release_sizes`,
+    `_apply_release`): the sign of such a multiplier cannot change by converging the current
+    working set further. All of them are released together if that lowers U by at least
+    ARMIJO times the first-order prediction Σμ_k·δ_k, with the δ_k halved up to three times;
+    otherwise only the most negative, with δ halved until it does (so U decreases at every
+    change of the working set and the iteration cannot cycle). Otherwise, if the levels are stationary (gradient <=
+    KKT_TOLERANCE·P, or the last Newton step moved them by less than the resolution
+    RESOLUTION·x_0) the point is optimal, once trades at or below the resolution have been set
+    to exactly 0 (with β near 0 their marginal cost is far from negligible); if not, a Newton
     step is taken in the levels: the full step (projected onto non-increasing levels >= 0 if
     it would leave them), else the step to the first trade that reaches 0, else backtracking
-    (Armijo, with an allowance for rounding). Trades that land on 0 join the working set at
-    exactly 0. The dual tolerance is max(KKT_TOLERANCE·P, φ'(RESOLUTION·x_0)): a step whose
-    released trade would be below the resolution of the holdings stays at 0.
+    (Armijo, with an allowance for rounding on the full step). Trades that land on 0 join the
+    working set at exactly 0. The dual tolerance is max(KKT_TOLERANCE·P,
+    c(1+β)(2·RESOLUTION·x_0)^β): a step whose released trade would not exceed twice the
+    resolution stays at 0.
 
     Start: the equality-constrained linear plan with the curvature φ'' at the TWAP trade
     x_0/m, trades below 1e-9·x_0/m set to 0 and the rest scaled to sum to x_0 (exact for
@@ -421,13 +455,14 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
     gain = coefficient * (1.0 + beta)
     for k in range(steps + 1):
         path[k] = 0.0
+        settled[k] = False
     path[0] = start
     if start == 0.0 or steps == 1:
         return 0
     prefix, levels, widths, sums, power = work[0], work[1], work[2], work[3], work[4]
     gradient, diagonal, off, direction = work[5], work[6], work[7], work[8]
     trial, trial_power, scratch = work[9], work[10], work[11]
-    marginal, curvature = work[12], work[13]
+    marginal, curvature, saved = work[12], work[13], work[14]
     prefix[0] = 0.0
     absolute = 0.0
     for k in range(1, steps + 1):
@@ -436,7 +471,7 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
     tolerance = KKT_TOLERANCE * (gain * start**beta + permanent * start
                                  + 2.0 * urgency * tau * steps * start + tau * absolute)
     resolution = RESOLUTION * start
-    dual_tolerance = max(tolerance, gain * resolution**beta - permanent * resolution)
+    dual_tolerance = max(tolerance, gain * (2.0 * resolution) ** beta)
 
     # Warm start: linear plan with curvature k0 = φ''(x_0/m), tridiagonal in x_1..x_{m-1}:
     # -x_{j-1} + (2 + 2qτ/k0)·x_j - x_{j+1} = τ·a_j/k0.
@@ -463,7 +498,8 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
 
     current, size = _objective(levels, power, widths, sums, count, coefficient, permanent,
                                urgency, tau)
-    for iteration in range(MAX_ITERATIONS):
+    moved = np.inf  # how far the last Newton step moved the holdings
+    for iteration in range(100 + 20 * steps):  # the bound of extended.no_buyback_holdings
         for i in range(1, count + 1):
             trade = levels[i - 1] - levels[i]
             marginal[i] = gain * power[i] - permanent * trade
@@ -475,7 +511,7 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
                            + 2.0 * urgency * tau * widths[i] * levels[i] - tau * sums[i])
             largest = max(largest, abs(gradient[i]))
             total += abs(gradient[i])
-        stationary = largest <= tolerance
+        stationary = largest <= tolerance or moved <= resolution
         if not stationary:  # Chebyshev (third-order Newton) step on the free levels
             for i in range(1, count):
                 diagonal[i - 1] = (curvature[i] + curvature[i + 1]
@@ -510,25 +546,53 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
             for i in range(1, count):
                 move = max(move, abs(direction[i]))
             stationary = move <= resolution
-        if stationary and _rest_tiny_trades(levels, trading, count, resolution, resting):
+        if stationary and _rest_tiny_trades(levels, trading, count, resolution, resting, settled):
             _write_path(start, path, trading, levels, count)
             _hold_resting(path, resting)
             count = _rebuild(start, prefix, path, resting, trading, levels, widths, sums, power,
                              beta)
             current, size = _objective(levels, power, widths, sums, count, coefficient,
                                        permanent, urgency, tau)
+            moved = np.inf
             continue
         if count < steps:
             _multipliers(levels, power, trading, count, drift, gain, permanent, urgency, tau,
                          scratch)
             threshold = dual_tolerance if stationary else max(dual_tolerance, total)
             _write_path(start, path, trading, levels, count)
-            if _release(path, resting, scratch, threshold, gain, beta, trial, trial_power) > 0:
+            donor, predicted, best, best_predicted = _release_sizes(
+                path, resting, settled, scratch, threshold, gain, beta)
+            if predicted < 0.0:  # release, backtracking until U falls as predicted
+                for k in range(steps + 1):
+                    saved[k] = path[k]
+                factor, released, together = 1.0, False, True
+                while _apply_release(path, saved, resting, scratch, factor, resolution,
+                                     donor) > 0:
+                    count = _rebuild(start, prefix, path, resting, trading, levels, widths,
+                                     sums, power, beta)
+                    value, size = _objective(levels, power, widths, sums, count, coefficient,
+                                             permanent, urgency, tau)
+                    if value <= current + ARMIJO * factor * predicted:
+                        released = True
+                        break
+                    if together and factor < 0.2:  # all at once keeps overshooting:
+                        together = False  # only the most negative, from full size again
+                        factor = 1.0
+                        for k in range(1, steps + 1):
+                            if scratch[k] > 0.0 and k != best:
+                                scratch[k] = 0.0
+                                resting[k] = True
+                        predicted = best_predicted
+                    else:
+                        factor *= 0.5
+                if released:
+                    current, moved = value, np.inf
+                    continue
+                # nothing worth releasing: back to the working set before (path = saved)
                 count = _rebuild(start, prefix, path, resting, trading, levels, widths, sums,
                                  power, beta)
                 current, size = _objective(levels, power, widths, sums, count, coefficient,
                                            permanent, urgency, tau)
-                continue
         if stationary:
             _write_path(start, path, trading, levels, count)
             return iteration
@@ -575,8 +639,9 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
             blocking = -1
         if not accepted:
             return -1
-        lands = False
+        lands, moved = False, 0.0
         for i in range(count + 1):
+            moved = max(moved, abs(trial[i] - levels[i]))
             levels[i] = trial[i]
             power[i] = trial_power[i]
             lands = lands or (i > 0 and levels[i - 1] - levels[i] <= 0.0)
@@ -590,4 +655,5 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
                              beta)
             current, size = _objective(levels, power, widths, sums, count, coefficient,
                                        permanent, urgency, tau)
+            moved = np.inf
     return -1
