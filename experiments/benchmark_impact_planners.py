@@ -129,7 +129,7 @@ def batched_cases(repeats: int, rng: np.random.Generator, baseline_seconds: floa
     holdings = problem.shares * rng.uniform(0.3, 1.0, BATCH)
     rows = []
     for remaining in (20, 15, 10, 5):
-        wall, cpu = _timed(lambda: optimal_holdings(
+        wall, cpu = _timed(lambda remaining=remaining: optimal_holdings(
             impact, holdings, drifts[:, -remaining:], step_length=tau, permanent_impact=gamma,
             urgency=urgency), repeats)
         rows.append(_row("power-law-batched", remaining, BATCH, (wall, cpu), "cvxpy-power-law",

@@ -432,20 +432,19 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
     Every iteration first computes the multipliers μ_k of the resting steps (`_multipliers`);
     those below -max(dual tolerance, Σ|gradient|) are released (`_release_sizes`,
     `_apply_release`): the sign of such a multiplier cannot change by converging the current
-    working set further. All of them are released together if that lowers U by at least
-    ARMIJO times the first-order prediction Σμ_k·δ_k, with the δ_k halved up to three times;
-    otherwise only the most negative, with δ halved until it does (so U decreases at every
-    change of the working set and the iteration cannot cycle). Otherwise, if the levels are stationary (gradient <=
-    KKT_TOLERANCE·P, or the last Newton step moved them by less than the resolution
+    working set further. All of them are released together if that lowers U by at least ARMIJO
+    times the first-order prediction Σμ_k·δ_k, with the δ_k halved up to three times; otherwise
+    only the most negative, with δ halved until it does (so U decreases at every change of the
+    working set and the iteration cannot cycle). Otherwise, if the levels are stationary
+    (gradient <= KKT_TOLERANCE·P, or the last Newton step moved them by less than the resolution
     RESOLUTION·x_0) the point is optimal, once trades at or below the resolution have been set
     to exactly 0 (with β near 0 their marginal cost is far from negligible); if not, a Newton
-    step is taken in the levels: the full step (projected onto non-increasing levels >= 0 if
-    it would leave them), else the step to the first trade that reaches 0, else backtracking
+    step is taken in the levels: the full step (projected onto non-increasing levels >= 0 if it
+    would leave them), else the step to the first trade that reaches 0, else backtracking
     (Armijo, with an allowance for rounding on the full step). Trades that land on 0 join the
     working set at exactly 0. The dual tolerance is max(KKT_TOLERANCE·P,
     c(1+β)(2·RESOLUTION·x_0)^β): a step whose released trade would not exceed twice the
     resolution stays at 0.
-
     Start: the equality-constrained linear plan with the curvature φ'' at the TWAP trade
     x_0/m, trades below 1e-9·x_0/m set to 0 and the rest scaled to sum to x_0 (exact for
     β = 1 when it never reverses). Returns the number of iterations, or -1.
