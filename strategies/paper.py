@@ -13,6 +13,18 @@ ensemble coupling.
 
 Both solvers below minimise the same objective: `PaperQP` exactly (one factorised
 linear system, batched over many field paths) and `PaperCvxpy` with cvxpy.
+
+Exact expectations over a random field. The objective is x'Hx - b'x + c with
+b = b̄ + γ(x̄ - μ) (μ the field's mean path, Σ its covariance). The optimal trades are
+affine in b, x*(b) = x*(b̄) + ½R(b - b̄), with R the *response matrix* (the projected
+inverse H⁻¹ - H⁻¹11'H⁻¹/(1'H⁻¹1) under the equality, (H + P·11')⁻¹ under the penalty), so
+the optimal value is quadratic in b with Hessian -½R and, exactly,
+
+    E[J*] = J*(b̄) - (γ²/4)·tr(RΣ),
+    E[Σ_k (x_k - x_{k-1})²] = Σ_k (x̄_k - x̄_{k-1})² + (γ²/4)·tr(D R Σ R D')
+
+(D the first-difference matrix, x̄ = x*(b̄)). Both hold for any field law with that mean
+and covariance; `acsim.strategies.ensemble.field_moments` gives them for the count chain.
 """
 
 from __future__ import annotations
@@ -116,6 +128,7 @@ class PaperQP:
         else:
             kkt = 2.0 * hessian + 2.0 * parameters.penalty * np.ones((steps, steps))
         self._factor = scipy.linalg.lu_factor(kkt)
+        self._size = kkt.shape[0]
 
     def trades(self, self_alpha: object, coupling: float, field: object) -> np.ndarray:
         """Optimal x_1..x_T for one field path (T,) or many (E, T)."""
@@ -128,6 +141,48 @@ class PaperQP:
             rhs = batch + 2.0 * p.penalty * p.total_shares
         solution = scipy.linalg.lu_solve(self._factor, rhs.T).T[:, : p.steps]
         return solution.reshape(linear.shape)
+
+    def response_matrix(self) -> np.ndarray:
+        """R (T, T), symmetric: x*(b) - x*(b') = ½R(b - b') (see the module docstring)."""
+        steps = self.parameters.steps
+        unit = np.zeros((self._size, steps))
+        unit[:steps] = np.eye(steps)
+        response = 2.0 * scipy.linalg.lu_solve(self._factor, unit)[:steps]
+        return 0.5 * (response + response.T)
+
+    def _field_law(self, mean: object, covariance: object) -> tuple[np.ndarray, np.ndarray]:
+        steps = self.parameters.steps
+        mean = validation.finite_vector("field_mean", mean, steps)
+        covariance = np.asarray(covariance, dtype=float)
+        if covariance.shape != (steps, steps) or not np.all(np.isfinite(covariance)):
+            raise validation.ParameterError(
+                f"field_covariance must be a finite {steps}×{steps} matrix, "
+                f"got shape {covariance.shape}")
+        return mean, covariance
+
+    def expected_objective(self, self_alpha: object, coupling: float, field_mean: object,
+                           field_covariance: object) -> float:
+        """E[J(x*)] over field paths of the given mean and covariance, exactly (currency)."""
+        mean, covariance = self._field_law(field_mean, field_covariance)
+        at_mean = paper_objective(self.parameters, self.trades(self_alpha, coupling, mean),
+                                  self_alpha, coupling, mean)
+        return float(at_mean) - 0.25 * coupling**2 * float(
+            np.sum(self.response_matrix() * covariance))
+
+    def expected_roughness(self, self_alpha: object, coupling: float, field_mean: object,
+                           field_covariance: object) -> float:
+        """E[Σ_k (x_k - x_{k-1})²] of the optimal trades, exactly (shares²)."""
+        mean, covariance = self._field_law(field_mean, field_covariance)
+        steps = self.parameters.steps
+        difference = np.eye(steps)[1:] - np.eye(steps)[:-1]
+        spread = difference @ self.response_matrix()
+        return float(roughness(self.trades(self_alpha, coupling, mean))) + 0.25 * coupling**2 * (
+            float(np.sum((spread @ covariance) * spread)))
+
+
+def roughness(trades: np.ndarray) -> np.ndarray:
+    """Σ_k (x_k - x_{k-1})², shares²: how much a schedule's trades change from step to step."""
+    return np.sum(np.diff(np.asarray(trades, dtype=float), axis=-1) ** 2, axis=-1)
 
 
 class PaperCvxpy:
