@@ -98,8 +98,10 @@ class ExperimentOutput:
         return path
 
     def verdicts(self, rows: list[dict]) -> pd.DataFrame:
-        """Write verdicts.csv (and .parquet) from claim rows; returns the table."""
-        frame = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+        """Write verdicts.csv (and .parquet) from claim rows (extra keys, such as a variant,
+        become further columns); returns the table."""
+        frame = pd.DataFrame(rows)
+        frame = frame[list(VERDICT_COLUMNS) + [c for c in frame if c not in VERDICT_COLUMNS]]
         self.table("verdicts", frame)
         return frame
 

@@ -203,3 +203,17 @@ def verdict(low: float, high: float, claimed_sign: int, threshold: float = 0.0) 
     if high < 0.0 or low == high == 0.0:
         return "does not hold"
     return "cannot tell"
+
+
+def correlation_interval(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> dict:
+    """Pearson correlation of x and y with the Fisher-z interval (atanh r ± z/√(n − 3))."""
+    from scipy.stats import norm
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.shape[0] < 4:
+        raise ParameterError("x and y must be 1-D arrays of the same length, at least 4")
+    correlation = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
+    half = float(norm.ppf(0.5 + 0.5 * confidence)) / np.sqrt(x.shape[0] - 3)
+    centre = np.arctanh(np.clip(correlation, -1 + 1e-15, 1 - 1e-15))
+    return {"count": x.shape[0], "correlation": correlation,
+            "low": float(np.tanh(centre - half)), "high": float(np.tanh(centre + half))}
