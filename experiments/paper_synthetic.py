@@ -40,7 +40,13 @@ from acsim.experiments.common import (
     verdict_lines,
 )
 from acsim.simulator.config import SimulationConfig
-from acsim.simulator.plots import interval_line, legend_outside, new_figure, parameter_label
+from acsim.simulator.plots import (
+    compact_ticks,
+    interval_line,
+    legend_outside,
+    new_figure,
+    parameter_label,
+)
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.statistics import Z95, paired_difference
 from acsim.simulator.study import Study, load_episodes, run_study
@@ -355,6 +361,7 @@ def plot_market(effects: pd.DataFrame) -> plt.Figure:
                           rows[f"{name}_high"], label=words + " (95% CI)", color=color)
             axes.axhline(0.0, color="grey", linewidth=0.6)
             axes.set_xlabel(parameter_label("extended.coupling"))
+            compact_ticks(axes)
             axes.set_ylabel("paired IS difference (currency)")
             axes.set_title(f"self-alpha = {self_alpha:g}: "
                            + ("pricing self-alpha" if row == 0 else "anticipating the field"))

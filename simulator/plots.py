@@ -21,6 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -55,6 +56,20 @@ def parameter_label(key: str) -> str:
     if unit is None:
         return key.replace(".", " ").replace("_", " ")
     return ("believed " if believed else "") + words + (f" ({unit})" if unit else "")
+
+
+def parameter_value(key: str, value: object) -> str:
+    """'self-alpha = 2e-05 (price units per time unit per share)' for a table key and value."""
+    label = parameter_label(key)
+    words, _, unit = label.partition(" (")
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{words} = {shown}" + (f" ({unit}" if unit else "")
+
+
+def compact_ticks(axes: plt.Axes, count: int = 5) -> None:
+    """At most `count` x ticks written with %g (0.005, not 0.00500)."""
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(count))
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
 
 
 def legend_outside(figure: plt.Figure, axes: Sequence[plt.Axes] | None = None,
@@ -161,9 +176,9 @@ def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
         axes.axhline(0.0, color="grey", linewidth=0.6)
         axes.set_xlabel(xlabel or parameter_label(x))
         axes.set_ylabel(ylabel)
+        compact_ticks(axes)
         if key is not None:
-            axes.set_title(f"{parameter_label(panel)} = {key:g}" if isinstance(key, float)
-                           else f"{parameter_label(panel)} = {key}")
+            axes.set_title(parameter_value(panel, key))
     if title:
         figure.suptitle(title)
     legend_outside(figure)
