@@ -55,11 +55,14 @@ def verdict_lines(verdicts: pd.DataFrame) -> list[str]:
     """The verdict table in Markdown (exact values have no interval)."""
     lines = ["| claim | section | statistic | value | interval | method | verdict |",
              "|---|---|---|---|---|---|---|"]
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")  # a bar inside a cell would end it
+
     for row in verdicts.itertuples():
         interval = ("exact" if row.low == row.high == row.value
                     else f"[{row.low:.4g}, {row.high:.4g}]")
-        lines.append(f"| {row.claim} | {row.section} | {row.statistic} | {row.value:.4g} | "
-                     f"{interval} | {row.method} | **{row.verdict}** |")
+        lines.append(f"| {cell(row.claim)} | {row.section} | {cell(row.statistic)} | "
+                     f"{row.value:.4g} | {interval} | {row.method} | **{row.verdict}** |")
     return lines
 
 

@@ -379,7 +379,9 @@ def plot_figure3(results: pd.DataFrame, compare: pd.DataFrame, variant: str) -> 
             chosen = paired_rows[(paired_rows["reading"] == reading)
                                  & (paired_rows["reference"] == schedule_name(reading, 0.0))
                                  & (paired_rows["quantity"] == quantity)]
-            x = np.r_[0.0, chosen["coupling"].to_numpy()]
+            # the readings share the QP's quadratic part and move almost alike: dodge them
+            x = np.r_[0.0, chosen["coupling"].to_numpy()] + (
+                -0.015 if reading == INVENTORY_READINGS[0] else 0.015)
             interval_line(axes, x, np.r_[0.0, chosen["mean"]], np.r_[0.0, chosen["low"]],
                           np.r_[0.0, chosen["high"]], color=color,
                           label=f"{reading}: mean over days, paired 95% t-interval"
