@@ -32,6 +32,7 @@ from tests.oracles import (
     least_squares_holdings,
     price_shocks,
     read_table,
+    verdict_rule,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -282,8 +283,6 @@ def test_verdicts_recomputed_from_the_episode_files(grid):
     for row, (value, low, high, sign) in zip(verdicts.to_dict(orient="records"), expected):
         assert (row["value"], row["low"], row["high"]) == pytest.approx((value, low, high),
                                                                         rel=1e-9, abs=1e-9)
-        lows, highs = sorted((sign * low, sign * high))
-        mine = ("holds" if lows > 0 else "does not hold" if highs < 0 else "cannot tell")
-        assert row["verdict"] == mine, row["claim"]
+        assert row["verdict"] == verdict_rule(low, high, sign), row["claim"]
     report = (out / "report.md").read_text()
     assert all(f"**{v}**" in report for v in verdicts["verdict"])

@@ -52,6 +52,7 @@ from tests.oracles import (
     loop_random_walk_matrix,
     price_shocks,
     read_table,
+    verdict_rule,
 )
 
 SEED = 5
@@ -348,17 +349,6 @@ def test_representative_path_trades_are_optimal_for_its_field(run):
     np.testing.assert_allclose(np.abs(np.diff(path["field"].to_numpy()[:STEPS])), 0.1)
 
 
-def my_verdict(low: float, high: float, sign: int) -> str:
-    """The rule stated in the report: holds when the whole interval is strictly on the
-    claimed side of 0, does not hold when it is wholly on the other side (or exactly 0)."""
-    low, high = sorted((sign * low, sign * high))
-    if low > 0:
-        return "holds"
-    if high < 0 or low == high == 0:
-        return "does not hold"
-    return "cannot tell"
-
-
 def test_every_verdict_is_recomputed_from_the_saved_tables(run):
     table = read_table(run, "figure1_objective")
     trades = read_table(run, "mean_trades")
@@ -393,7 +383,7 @@ def test_every_verdict_is_recomputed_from_the_saved_tables(run):
         assert row["value"] == pytest.approx(value, rel=1e-6, abs=1e-9), row["claim"]
         assert (row["low"], row["high"]) == pytest.approx((low, high), rel=1e-6, abs=1e-9)
         assert row["claimed_sign"] == sign
-        assert row["verdict"] == my_verdict(low, high, sign), row["claim"]
+        assert row["verdict"] == verdict_rule(low, high, sign), row["claim"]
     decided = verdicts.set_index("claim")["verdict"]
     # the exact verdicts do not depend on the run's size or seed
     assert decided["the marginal benefit of γ diminishes"] == "does not hold"

@@ -25,6 +25,7 @@ from acsim.experiments.paper_real import Settings, run
 from acsim.simulator import market_data
 from acsim.strategies.errors import AcsimError, ParameterError
 from tests.bars import FIRSTRATE, YAHOO, simulated_bars, write_headerless
+from tests.oracles import verdict_rule
 
 FIGURES = ("figure3_cost_vs_gamma.png", "figure4_schedules.png")
 TABLES = ("calibration", "daily", "paired", "schedules", "signals", "verdicts")
@@ -57,15 +58,6 @@ def my_interval(values: np.ndarray) -> tuple[float, float, float]:
     mean, std = values.mean(), values.std(ddof=1)
     half = student_t.ppf(0.975, len(values) - 1) * std / math.sqrt(len(values))
     return mean, mean - half, mean + half
-
-
-def my_verdict(low: float, high: float, sign: int) -> str:
-    low, high = sorted((sign * low, sign * high))
-    if low > 0:
-        return "holds"
-    if high < 0 or low == high == 0:
-        return "does not hold"
-    return "cannot tell"
 
 
 def test_outputs_exist_for_every_day_variant_and_schedule(synthetic):
@@ -119,7 +111,7 @@ def test_paired_table_and_every_verdict_recomputed_from_daily(synthetic):
         assert (row.mean, row.low, row.high) == pytest.approx((mean, low, high), rel=1e-9,
                                                               abs=1e-9)
     for row in verdicts.itertuples():
-        assert row.verdict == my_verdict(row.low, row.high, row.claimed_sign), row.claim
+        assert row.verdict == verdict_rule(row.low, row.high, row.claimed_sign), row.claim
         if row.section != "§5.3":
             continue
         reading = "cumulative" if "cumulative" in row.claim else "remaining"
