@@ -36,6 +36,12 @@ so with risk_penalty = 0 an episode's rewards add up to -IS (IS = side·(X·S_0 
 episode's `shortfall` and `shortfall_bps` as the engine computes them.
 
 Built-in strategies act in either environment through `StrategyPolicy`.
+
+Importing this module registers `acsim/Execution-v0` (entry point ExecutionEnv, vector entry
+point ExecutionVectorEnv), so `gymnasium.make("acsim.simulator.environment:acsim/Execution-v0")`
+needs no import of its own. `acsim` is a namespace package without an `__init__`, and
+`acsim.simulator`'s own `__init__` stays empty so that commands that load the configuration
+(`acsim schedule`) do not load Gymnasium.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import register, registry
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -66,6 +73,7 @@ from acsim.strategies.declarations import (
 from acsim.strategies.errors import ParameterError
 
 OBSERVATION_NAMES = ("time_left", "holdings", "price_move", "field", "momentum_share")
+ENVIRONMENT_ID = "acsim/Execution-v0"
 
 
 @dataclass(frozen=True)
@@ -392,3 +400,8 @@ class StrategyPolicy:
         fractions = np.divide(trades, seen.holdings, out=np.zeros_like(trades),
                               where=seen.holdings != 0.0)
         return fractions.reshape(shape)
+
+
+if ENVIRONMENT_ID not in registry:
+    register(id=ENVIRONMENT_ID, entry_point="acsim.simulator.environment:ExecutionEnv",
+             vector_entry_point="acsim.simulator.environment:ExecutionVectorEnv")

@@ -8,6 +8,7 @@ and reports every failure as a ParameterError naming the setting.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 
 from acsim.strategies.errors import ParameterError
 
@@ -34,3 +35,19 @@ def load_object(path: str, setting: str) -> object:
             raise ParameterError(f"{setting} {path!r}: {module_name!r} has no "
                                  f"{attribute!r}") from None
     return result
+
+
+def build_component(value: object, kind: type, built_in: Mapping[str, Callable[[], object]],
+                    setting: str) -> object:
+    """An instance of `kind` from an instance, a built-in name, or "package.module:NAME" (an
+    instance, or a class built without arguments)."""
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and value in built_in:
+        return built_in[value]()
+    component = load_object(value, setting)
+    if isinstance(component, type):
+        component = component()
+    if not isinstance(component, kind):
+        raise ParameterError(f"{setting} {value!r} is not an object of type {kind.__name__}")
+    return component

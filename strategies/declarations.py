@@ -105,6 +105,18 @@ def count_or_choice(minimum: int, *options: str) -> Allowed:
                    options)
 
 
+def component(kind: type, names: tuple[str, ...]) -> Allowed:
+    """A built-in name, "package.module:NAME" or an instance of `kind` (an extension point)."""
+    def check(name: str, value: object) -> object:
+        if isinstance(value, kind) or (isinstance(value, str)
+                                       and (value in names or ":" in value)):
+            return value
+        raise ParameterError(f"{name} must be one of {', '.join(names)}, a "
+                             f"'package.module:NAME' path or a {kind.__name__}, got {value!r}")
+    return Allowed("choice", check, " or ".join([", ".join(names), "package.module:NAME"]),
+                   names, extensible=True)
+
+
 @dataclass(frozen=True)
 class Declaration:
     """What a parameter means: unit, allowed range, help text and command-line flag."""

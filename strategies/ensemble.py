@@ -39,12 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, gammaln
 
-from acsim.strategies.components import load_object
+from acsim.strategies.components import build_component
 from acsim.strategies.declarations import (
     NON_NEGATIVE,
-    Allowed,
     between,
     check_parameters,
+    component,
     count_or_choice,
     integer,
     parameter,
@@ -238,17 +238,7 @@ class RandomWalkRule(SwitchingRule):
 SWITCHING_RULES = ("kirman", "random-walk")
 
 
-def _switching(name: str, value: object) -> str | SwitchingRule:
-    if isinstance(value, SwitchingRule):
-        return value
-    if isinstance(value, str) and (value in SWITCHING_RULES or ":" in value):
-        return value
-    raise ParameterError(f"{name} must be one of {', '.join(SWITCHING_RULES)}, a "
-                         f"'package.module:NAME' path or a SwitchingRule, got {value!r}")
-
-
-SWITCHING = Allowed("choice", _switching, "kirman, random-walk or package.module:NAME",
-                    SWITCHING_RULES, extensible=True)
+SWITCHING = component(SwitchingRule, SWITCHING_RULES)
 PROBABILITY = between(0.0, 1.0)
 
 
@@ -287,19 +277,12 @@ class EnsembleParameters:
                                  f"got {self.initial}")
 
     def _build_rule(self) -> SwitchingRule:
-        if isinstance(self.switching, SwitchingRule):
-            return self.switching
-        if self.switching == "kirman":
-            return KirmanRule(self.switch_to_momentum, self.switch_to_mean_reversion,
-                              self.herding)
-        if self.switching == "random-walk":
-            return RandomWalkRule(self.step_probability)
-        rule = load_object(self.switching, "switching")
-        if isinstance(rule, type):
-            rule = rule()
-        if not isinstance(rule, SwitchingRule):
-            raise ParameterError(f"switching {self.switching!r} is not a SwitchingRule")
-        return rule
+        built_in = {
+            "kirman": lambda: KirmanRule(self.switch_to_momentum, self.switch_to_mean_reversion,
+                                         self.herding),
+            "random-walk": lambda: RandomWalkRule(self.step_probability),
+        }
+        return build_component(self.switching, SwitchingRule, built_in, "switching")
 
     @property
     def rule(self) -> SwitchingRule:
@@ -363,3 +346,40 @@ def count_paths(parameters: EnsembleParameters, initial: np.ndarray,
     parameters.rule.count_paths(np.asarray(initial, dtype=np.int64), uniforms,
                                 parameters.agents, out)
     return out
+
+
+def initial_law(parameters: EnsembleParameters) -> np.ndarray:
+    """The law of m_0 over 0..M: a point mass (balanced or a given count) or the stationary law."""
+    if parameters.initial == "stationary":
+        return stationary_law(parameters)
+    law = np.zeros(parameters.agents + 1)
+    start = parameters.agents // 2 if parameters.initial == "balanced" else int(parameters.initial)
+    law[start] = 1.0
+    return law
+
+
+def field_moments(parameters: EnsembleParameters, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean (N,) and covariance (N, N) of the field path f_1..f_N (field units).
+
+    From the count chain alone: the law of m_k is law(m_0)·P^k, and for j <= k
+    E[m_j m_k] = Σ_i P(m_j = i)·i·E[m_k | m_j = i] (the exact forecast table).
+    """
+    steps = int(steps)
+    if steps < 1:
+        raise ParameterError(f"steps must be an integer >= 1, got {steps}")
+    matrix = step_transition_matrix(parameters)
+    counts = np.arange(parameters.agents + 1, dtype=float)
+    laws = np.empty((steps + 1, counts.shape[0]))
+    laws[0] = initial_law(parameters)
+    for k in range(1, steps + 1):
+        laws[k] = laws[k - 1] @ matrix
+    forecast = expected_count_table(parameters, steps)
+    mean = laws @ counts
+    second = np.empty((steps + 1, steps + 1))
+    for j in range(steps + 1):
+        for k in range(j, steps + 1):
+            second[j, k] = second[k, j] = np.sum(laws[j] * counts * forecast[k - j])
+    covariance = second - np.outer(mean, mean)
+    scale = 2.0 * parameters.field_scale / parameters.agents
+    field_mean = parameters.field_scale * (2.0 * mean - parameters.agents) / parameters.agents
+    return field_mean[1:], scale**2 * covariance[1:, 1:]

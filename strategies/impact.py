@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from acsim.strategies import costs
-from acsim.strategies.components import load_object
-from acsim.strategies.declarations import Allowed, check_parameters, parameter
-from acsim.strategies.errors import ParameterError, PlanningError
+from acsim.strategies.components import build_component
+from acsim.strategies.declarations import check_parameters, component, parameter
+from acsim.strategies.errors import PlanningError
 from acsim.strategies.parameters import ExecutionProblem
 
 NO_STATE_WIDTH = 0
@@ -99,17 +99,7 @@ class LinearImpact(ImpactModel):
 IMPACT_MODELS = {"linear": LinearImpact}
 
 
-def _model(name: str, value: object) -> str | ImpactModel:
-    if isinstance(value, ImpactModel):
-        return value
-    if isinstance(value, str) and (value in IMPACT_MODELS or ":" in value):
-        return value
-    raise ParameterError(f"{name} must be one of {', '.join(IMPACT_MODELS)}, a "
-                         f"'package.module:NAME' path or an ImpactModel, got {value!r}")
-
-
-MODEL = Allowed("choice", _model, "linear or package.module:NAME", tuple(IMPACT_MODELS),
-                extensible=True)
+MODEL = component(ImpactModel, tuple(IMPACT_MODELS))
 
 
 @dataclass(frozen=True)
@@ -126,16 +116,7 @@ class ImpactParameters:
         object.__setattr__(self, "_impact", self._build())
 
     def _build(self) -> ImpactModel:
-        if isinstance(self.model, ImpactModel):
-            return self.model
-        if self.model in IMPACT_MODELS:
-            return IMPACT_MODELS[self.model]()
-        impact = load_object(self.model, "impact model")
-        if isinstance(impact, type):
-            impact = impact()
-        if not isinstance(impact, ImpactModel):
-            raise ParameterError(f"impact model {self.model!r} is not an ImpactModel")
-        return impact
+        return build_component(self.model, ImpactModel, IMPACT_MODELS, "impact model")
 
     @property
     def impact(self) -> ImpactModel:

@@ -118,23 +118,26 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     assert any(layer(t) == LAYERS["simulator"] for t in targets)
 
 
-def test_help_imports_no_command_module():
-    """`acsim --help` builds its parser without importing any command, Mesa, pandas, cvxpy or
-    gymnasium."""
-    code = ("import sys\nfrom acsim.experiments import cli\ncli.build_parser(None)\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('acsim', 'mesa', 'pandas', "
-            "'cvxpy', 'matplotlib', 'numba', 'gymnasium'))))")
+HEAVY = ("mesa", "cvxpy", "numba", "pandas", "matplotlib", "gymnasium")
+
+
+def loaded_after_parsing(command: str | None, packages: tuple[str, ...]) -> list[str]:
+    """The modules of `packages` a fresh interpreter holds after building the parser for
+    `command` (None: `acsim --help`)."""
+    code = ("import sys\nfrom acsim.experiments import cli\n"
+            f"cli.build_parser({command!r})\n"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {packages!r}))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPOSITORY.parent).stdout
-    loaded = ast.literal_eval(output.strip())
+    return ast.literal_eval(output.strip())
+
+
+def test_help_imports_no_command_module():
+    """`acsim --help` builds its parser without importing any command or heavy library."""
+    loaded = loaded_after_parsing(None, ("acsim", *HEAVY))
     assert loaded == ["acsim", "acsim.experiments", "acsim.experiments.cli"], loaded
 
 
 def test_schedule_loads_no_simulation_machinery():
     """`acsim schedule` imports its own module and the maths, not Mesa, cvxpy or numba."""
-    code = ("import sys\nfrom acsim.experiments import cli\ncli.build_parser('schedule')\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mesa', 'cvxpy', "
-            "'numba', 'pandas', 'matplotlib')))")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, cwd=REPOSITORY.parent).stdout
-    assert ast.literal_eval(output.strip()) == []
+    assert loaded_after_parsing("schedule", HEAVY) == []

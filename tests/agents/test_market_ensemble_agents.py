@@ -19,7 +19,7 @@ from scipy import stats
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import ExecutionMarket, run_episode
 from acsim.simulator.randomness import block_draws
-from tests.oracles import kirman_micro_matrix, kirman_up_down
+from tests.oracles import kirman_micro_matrix, kirman_up_down, loop_random_walk_matrix
 
 GRID = 20_000
 GRID_UNIFORMS = (np.arange(GRID) + 0.5) / GRID
@@ -234,13 +234,7 @@ def test_mesa_random_walk_counts_are_uniform_and_follow_forecast():
     _, p_value = merged_chi_square(observed, np.full(M + 1, replicas / (M + 1)))
     assert p_value > SIGNIFICANCE
     # mean count s steps ahead vs matrix powers computed here
-    P = np.zeros((M + 1, M + 1))
-    for m in range(M + 1):
-        if m < M:
-            P[m, m + 1] = p
-        if m > 0:
-            P[m, m - 1] = p
-        P[m, m] = 1.0 - P[m].sum()
+    P = loop_random_walk_matrix(M, p)
     for s in (1, 2, 5):
         expected = (np.linalg.matrix_power(P, s) @ np.arange(M + 1))[0]
         column = paths[:, s]

@@ -233,7 +233,7 @@ def test_a_planner_refuses_an_impact_model_it_cannot_solve():
 
 
 def test_impact_parameters_reject_what_is_not_an_impact_model():
-    with pytest.raises(Exception, match="is not an ImpactModel"):
+    with pytest.raises(Exception, match="is not an object of type ImpactModel"):
         ImpactParameters(model=f"{THIS}:FrontLoaded")
 
 
@@ -337,7 +337,7 @@ def test_bad_component_paths_are_clear_errors():
         EnsembleParameters(switching="no_such_module:Rule")
     with pytest.raises(ParameterError, match="has no 'Missing'"):
         EnsembleParameters(switching=f"{THIS}:Missing")
-    with pytest.raises(ParameterError, match="not a SwitchingRule"):
+    with pytest.raises(ParameterError, match="not an object of type SwitchingRule"):
         EnsembleParameters(switching=f"{THIS}:IMPACT")
     with pytest.raises(ParameterError, match="unexpected keyword argument 'boots'"):
         strategy(f"{THIS}:FieldChaser", boots=1.0)
