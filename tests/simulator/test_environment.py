@@ -160,6 +160,23 @@ def test_built_in_strategies_act_in_the_vector_environment(strategy, options):
     np.testing.assert_allclose(total, -expected.shortfall, rtol=1e-9, atol=1e-9)
 
 
+def test_an_impact_model_and_switching_rule_of_your_own_reach_the_environment():
+    """The environment runs whatever the engine runs: a decaying-impact model and the random-walk
+    rule named by path and word give, under TWAP, the engine's own IS (simulate_block)."""
+    keywords = dict(MARKET, impact="tests.simulator.test_extension_points:IMPACT",
+                    switching="random-walk", strategy="twap")
+    env = ExecutionVectorEnv(4, seed=8, **keywords)
+    policy = StrategyPolicy(env, "twap")
+    env.reset()
+    for _ in range(MARKET["steps"]):
+        _, _, terminated, _, info = env.step(policy())
+    assert terminated.all()
+    expected = simulate_block(env.config, 0, 0, 4)
+    np.testing.assert_allclose(info["shortfall"], expected.shortfall, rtol=1e-9, atol=1e-9)
+    linear = simulate_block(env.config.replace(impact={"model": "linear"}), 0, 0, 4)
+    assert not np.allclose(info["shortfall"], linear.shortfall)  # the model made a difference
+
+
 def test_vector_episodes_equal_the_single_ones_across_a_block_boundary():
     """Episodes 4093..4097 (two blocks) in one vector environment, under extended AC with the
     model forecast and no buy-back, equal the single environment's, value for value."""
