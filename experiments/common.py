@@ -18,8 +18,16 @@ import pandas as pd
 
 from acsim.simulator.plots import save_figure
 from acsim.simulator.statistics import verdict
+from acsim.simulator.study import make_directory
 from acsim.strategies import validation
 from acsim.strategies.errors import ParameterError
+
+
+def declared_help(name: str) -> str:
+    """The declared meaning of a [simulation] key (one declaration for every command)."""
+    from acsim.simulator.config import SimulationConfig
+
+    return SimulationConfig.__dataclass_fields__[name].metadata["parameter"].help
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
@@ -28,9 +36,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
     parser.add_argument("--out", default=default_out,
                         help=f"output directory (default {default_out})")
     parser.add_argument("--episodes", type=int, default=None,
-                        help=episodes_help or (f"Monte Carlo episodes (default "
+                        help=episodes_help or (f"{declared_help('episodes')} (default "
                                                f"{default_episodes:,}; --quick uses far fewer)"))
-    parser.add_argument("--seed", type=int, default=0, help="root seed, integer >= 0 (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help=f"{declared_help('seed')} (default 0)")
     parser.add_argument("--quick", action="store_true",
                         help="a small run for tests and a first look")
     parser.add_argument("--workers", type=int, default=None,
@@ -84,7 +93,7 @@ class ExperimentOutput:
         self.directory = Path(self.directory)
         if self.directory.exists() and not self.directory.is_dir():
             raise ParameterError(f"--out {str(self.directory)!r} is a file, not a directory")
-        (self.directory / "figures").mkdir(parents=True, exist_ok=True)
+        make_directory(self.directory / "figures")
 
     def table(self, name: str, frame: pd.DataFrame) -> Path:
         """Write `name`.csv and `name`.parquet; returns the CSV path."""

@@ -25,7 +25,7 @@ from acsim.experiments.common import (
 )
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.plots import errorbar_panels, legend_outside, new_figure, parameter_label
-from acsim.simulator.statistics import paired_difference
+from acsim.simulator.statistics import dominance, paired_difference
 from acsim.simulator.study import Study, load_episodes, run_study
 
 COUPLINGS = (0.0, 0.0025, 0.005, 0.01, 0.02)
@@ -87,8 +87,7 @@ def verdicts(paired: pd.DataFrame, episodes: pd.DataFrame) -> list[dict]:
         return (wide["extended/model"] - wide["ac-adaptive"]).to_numpy()
 
     field, own = differences(field_point), differences(self_point)
-    dominance = paired_difference(lambda: [np.sign(own.mean()) * own
-                                           - np.sign(field.mean()) * field])
+    larger = paired_difference(lambda: [dominance(own, field)])
     method = "Monte Carlo, paired, 95% CI"
     rows = [claim("anticipating the field lowers the realised cost", "§4.7.1",
                   f"IS(extended/model) − IS(adaptive AC) at coupling {field_point[0]:g}, "
@@ -101,8 +100,8 @@ def verdicts(paired: pd.DataFrame, episodes: pd.DataFrame) -> list[dict]:
     if self_point != field_point:
         rows.append(claim("self-alpha dominates the ensemble effect", "§4.7.1",
                           "|self-alpha effect| − |field effect| of the two cases above "
-                          "(currency)", dominance["mean_difference"], dominance["ci95_low"],
-                          dominance["ci95_high"], method, +1))
+                          "(currency)", larger["mean_difference"], larger["ci95_low"],
+                          larger["ci95_high"], method, +1))
     return rows
 
 
@@ -192,18 +191,24 @@ def meaning(summary: pd.DataFrame, paired: pd.DataFrame, utility: pd.Series) -> 
                  <= utility[("ac-adaptive", r[keys[0]], r[keys[1]])] + 1e-9
                  for _, r in extended.iterrows())
     dearer = extended[extended["ci95_low"] > 0.0]
+    std = summary.set_index(["strategy"] + keys)["std_is"]
+    calmer = sum(std[(r["strategy"], r[keys[0]], r[keys[1]])]
+                 < std[("ac-adaptive", r[keys[0]], r[keys[1]])] for _, r in dearer.iterrows())
     lines.append(f"- Extended AC has the lower (or equal) realised utility mean + λ·variance in "
                  f"{better} of {len(extended)} cases; where its mean IS is significantly higher "
-                 f"({len(dearer)} cases) it bought a lower variance, the trade its objective "
-                 "E + λV asks for.")
+                 f"({len(dearer)} cases) its standard deviation of IS is lower in {calmer} of "
+                 "them: the trade of mean for variance its objective E + λV asks for.")
     origin = summary[(summary[keys[0]] == min(summary[keys[0]]))
                      & (summary[keys[1]] == low_self)].set_index("strategy")
     lines.append(f"- TWAP at coupling {min(summary[keys[0]]):g}, self_alpha {low_self:g}: mean IS "
                  f"{origin.loc['twap', 'mean_is']:.3f} against "
                  f"{origin.loc['ac-adaptive', 'mean_is']:.3f} "
                  f"for adaptive AC, VaR95 {origin.loc['twap', 'var95']:.3f} against "
-                 f"{origin.loc['ac-adaptive', 'var95']:.3f}: the risk-neutral benchmark trades "
-                 "mean for tail.")
+                 f"{origin.loc['ac-adaptive', 'var95']:.3f}: "
+                 + ("the risk-neutral benchmark trades mean for tail."
+                    if origin.loc["twap", "mean_is"] < origin.loc["ac-adaptive", "mean_is"]
+                    and origin.loc["twap", "var95"] > origin.loc["ac-adaptive", "var95"]
+                    else "no trade of mean for tail here."))
     return lines
 
 

@@ -124,6 +124,11 @@ def variant_name(exclude_auctions: bool, units: str) -> str:
     return ("no auctions" if exclude_auctions else "with auctions") + f", {units} units"
 
 
+def objective_unit(variant: str) -> str:
+    """The unit of the §5.2 objective in a variant: currency, or the paper's cost units."""
+    return "paper cost units" if variant.endswith("paper units") else "currency"
+
+
 def tradable(bars: pd.DataFrame, exclude_auctions: bool) -> pd.DataFrame:
     return bars[~market_data.auction_bars(bars)] if exclude_auctions else bars
 
@@ -333,8 +338,9 @@ def verdicts(compare: pd.DataFrame, predictions: pd.DataFrame) -> list[dict]:
                     ("the signal-aware schedule beats TWAP", "twap", "shortfall_bps", "bps"),
                     ("the signal-aware schedule beats classical AC", "ac", "shortfall_bps",
                      "bps"),
-                    ("the objective falls as γ grows (Figure 3)", base, "objective",
-                     "currency")):
+                    ("the objective falls as γ grows (Figure 3; J_γ at its own optimum "
+                     "against J_0 at its own: the signal term −γ·Σ x̄·x is part of the "
+                     "difference)", base, "objective", objective_unit(variant))):
                 chosen = row(reading, reference, quantity)
                 rows.append({**claim(
                     f"{text}, {reading} reading", "§5.3",
@@ -399,7 +405,7 @@ def plot_figure3(results: pd.DataFrame, compare: pd.DataFrame, variant: str) -> 
     difference.set_title("same-day difference against γ = 0")
     difference.set_ylabel("IS(γ) − IS(γ = 0) (bps)")
     objective.set_title("§5.2 objective, same-day change")
-    objective.set_ylabel("J(γ) − J(0) (currency)")
+    objective.set_ylabel(f"J(γ) − J(0) ({objective_unit(variant)})")
     for axes in panels[0]:
         axes.axhline(0.0, color="grey", linewidth=0.6) if axes is not cost else None
         axes.set_xlabel("ensemble coupling γ (dimensionless)")
@@ -507,9 +513,9 @@ def report(source: str, layout: str, calibration: pd.DataFrame, results: pd.Data
         f"- Same-day differences are judged against their own spread: the model's paired "
         f"standard deviation σ‖x_a − x_b‖ of one day's IS(γ = {top:g}) − IS(γ = 0) is "
         f"{model['model_paired_std_bps'].min():.2f} to {model['model_paired_std_bps'].max():.2f} "
-        f"bps (mean over days), far below the unpaired std of a day's IS "
-        f"(σ‖x‖ ≈ {frame[frame['schedule'] == 'twap']['model_std_bps'].mean():.1f} bps "
-        "for TWAP).",
+        f"bps (mean over days), against an unpaired std of a day's IS of "
+        f"σ‖x‖ ≈ {frame[frame['schedule'] == 'twap']['model_std_bps'].mean():.1f} bps "
+        "for TWAP.",
         f"- {counts.get('holds', 0)} claim(s) hold, {counts.get('does not hold', 0)} do not, "
         f"{counts.get('cannot tell', 0)} cannot be told with {len(main)} day(s).",
         f"- {len(buys)} schedule-day(s) buy back at some bar"

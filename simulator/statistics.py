@@ -212,8 +212,17 @@ def correlation_interval(x: np.ndarray, y: np.ndarray, confidence: float = 0.95)
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or x.shape[0] < 4:
         raise ParameterError("x and y must be 1-D arrays of the same length, at least 4")
-    correlation = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
+    if x.std() == 0.0 or y.std() == 0.0:  # no correlation is defined: nothing can be told
+        return {"count": x.shape[0], "correlation": np.nan, "low": np.nan, "high": np.nan}
+    correlation = float(np.corrcoef(x, y)[0, 1])
     half = float(norm.ppf(0.5 + 0.5 * confidence)) / np.sqrt(x.shape[0] - 3)
     centre = np.arctanh(np.clip(correlation, -1 + 1e-15, 1 - 1e-15))
     return {"count": x.shape[0], "correlation": correlation,
             "low": float(np.tanh(centre - half)), "high": float(np.tanh(centre + half))}
+
+
+def dominance(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per episode, the size of one paired effect minus the size of another:
+    sign(mean first)·first - sign(mean second)·second (positive: the first effect is larger)."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    return np.sign(first.mean()) * first - np.sign(second.mean()) * second

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from acsim.agents.policies import ExecutionPolicy, Observation
+from acsim.agents.policies import ExecutionPolicy, Observation, checked_trades, read_only
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.market import PriceEngine
 from acsim.simulator.randomness import BLOCK_SIZE, ensemble_stream, initial_uniforms, noise_shocks
 from acsim.simulator.results import EpisodeResults
-from acsim.strategies import ensemble
+from acsim.strategies import ensemble, validation
 from acsim.strategies.ensemble import EnsembleParameters
 
 CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a time
@@ -25,6 +25,7 @@ CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a tim
 def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, steps: int,
                    first: int, count: int) -> np.ndarray:
     """Momentum counts m_0..m_N of the episodes, shape (count, N + 1)."""
+    validation.integer("block", block, 0)
     counts = np.empty((count, steps + 1), dtype=np.int64)
     initial = ensemble.initial_count(parameters, initial_uniforms(root_seed, block, first, count))
     draws = parameters.draws_per_step
@@ -75,14 +76,15 @@ class MarketBatch:
     def observation(self) -> Observation:
         """What the executing agent sees before the next step k (MODEL.md §2, item 2)."""
         k = self.completed + 1
-        return Observation(k, self.steps - k + 1, self.holdings[:, k - 1], self.engine.price,
-                           self.fields[:, k - 1], self.counts[:, k], self.trades[:, : k - 1])
+        return Observation(k, self.steps - k + 1, read_only(self.holdings[:, k - 1]),
+                           read_only(self.engine.price), read_only(self.fields[:, k - 1]),
+                           read_only(self.counts[:, k]), read_only(self.trades[:, : k - 1]))
 
     def advance(self, trades: np.ndarray | None) -> np.ndarray:
         """Step k: fill `trades` (E,), move the price; returns the fills S̃_k."""
         k = self.completed + 1
         held = self.holdings[:, k - 1]
-        trade = held.copy() if k == self.steps else trades
+        trade = held.copy() if k == self.steps else checked_trades(trades, self.episodes, k)
         self.trades[:, k - 1] = trade
         self.fills[:, k - 1] = self.engine.fill(trade)
         self.holdings[:, k] = held - trade

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, gammaln
 
+from acsim.strategies import validation
 from acsim.strategies.components import build_component
 from acsim.strategies.declarations import (
     NON_NEGATIVE,
@@ -48,10 +49,12 @@ from acsim.strategies.declarations import (
     count_or_choice,
     integer,
     parameter,
+    same_as,
 )
 from acsim.strategies.errors import ParameterError
 
 INITIAL_COUNTS = ("balanced", "stationary")
+PROBABILITY = between(0.0, 1.0)
 
 
 class SwitchingRule(ABC):
@@ -126,11 +129,17 @@ class KirmanRule(SwitchingRule):
     herding: b, probability of copying another agent (a_i + b <= 1).
     """
 
-    switch_to_momentum: float = 0.01
-    switch_to_mean_reversion: float = 0.01
-    herding: float = 0.5
+    switch_to_momentum: float = parameter(
+        0.01, unit="per micro-update", allowed=PROBABILITY,
+        help="kirman a1: own switching probability of a mean-reversion agent")
+    switch_to_mean_reversion: float = parameter(
+        0.01, unit="per micro-update", allowed=PROBABILITY,
+        help="kirman a2: own switching probability of a momentum agent")
+    herding: float = parameter(0.5, unit="per micro-update", allowed=PROBABILITY,
+                               help="kirman b: probability of copying another agent")
 
     def __post_init__(self) -> None:
+        check_parameters(self)
         for name, own in (("switch_to_momentum", self.switch_to_momentum),
                           ("switch_to_mean_reversion", self.switch_to_mean_reversion)):
             if own + self.herding > 1.0:
@@ -216,7 +225,11 @@ class RandomWalkRule(SwitchingRule):
     step_probability: p <= 1/2, the probability of each ±1 move.
     """
 
-    step_probability: float = 0.25
+    step_probability: float = parameter(0.25, unit="per step", allowed=between(0.0, 0.5),
+                                        help="random-walk p: probability of each ±1 move")
+
+    def __post_init__(self) -> None:
+        check_parameters(self)
 
     def step_counts(self, counts: np.ndarray, uniforms: np.ndarray, agents: int) -> np.ndarray:
         p = self.step_probability
@@ -239,7 +252,6 @@ SWITCHING_RULES = ("kirman", "random-walk")
 
 
 SWITCHING = component(SwitchingRule, SWITCHING_RULES)
-PROBABILITY = between(0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -254,16 +266,10 @@ class EnsembleParameters:
         "kirman", unit="", allowed=SWITCHING,
         help="switching rule of the count: kirman (recruitment), random-walk (±1 per step) or "
              "a rule of your own as package.module:NAME")
-    switch_to_momentum: float = parameter(
-        0.01, unit="per micro-update", allowed=PROBABILITY,
-        help="kirman a1: own switching probability of a mean-reversion agent")
-    switch_to_mean_reversion: float = parameter(
-        0.01, unit="per micro-update", allowed=PROBABILITY,
-        help="kirman a2: own switching probability of a momentum agent")
-    herding: float = parameter(0.5, unit="per micro-update", allowed=PROBABILITY,
-                               help="kirman b: probability of copying another agent")
-    step_probability: float = parameter(0.25, unit="per step", allowed=between(0.0, 0.5),
-                                        help="random-walk p: probability of each ±1 move")
+    switch_to_momentum: float = same_as(KirmanRule, "switch_to_momentum")
+    switch_to_mean_reversion: float = same_as(KirmanRule, "switch_to_mean_reversion")
+    herding: float = same_as(KirmanRule, "herding")
+    step_probability: float = same_as(RandomWalkRule, "step_probability")
     initial: str | int = parameter(
         "balanced", unit="agents", allowed=count_or_choice(0, *INITIAL_COUNTS),
         help="initial momentum count: balanced (M // 2), stationary (a draw from the "
@@ -364,9 +370,7 @@ def field_moments(parameters: EnsembleParameters, steps: int) -> tuple[np.ndarra
     From the count chain alone: the law of m_k is law(m_0)·P^k, and for j <= k
     E[m_j m_k] = Σ_i P(m_j = i)·i·E[m_k | m_j = i] (the exact forecast table).
     """
-    steps = int(steps)
-    if steps < 1:
-        raise ParameterError(f"steps must be an integer >= 1, got {steps}")
+    steps = validation.integer("steps", steps, 1)
     matrix = step_transition_matrix(parameters)
     counts = np.arange(parameters.agents + 1, dtype=float)
     laws = np.empty((steps + 1, counts.shape[0]))

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from acsim.strategies.ensemble import EnsembleParameters, field_moments
+from acsim.strategies.errors import ParameterError
 from acsim.strategies.paper import PaperParameters, PaperQP, paper_objective, roughness
 from tests.oracles import kirman_micro_matrix, loop_random_walk_matrix
 
@@ -148,10 +149,11 @@ def test_exact_expectations_against_monte_carlo_within_four_standard_errors(read
 
 def test_field_moments_reject_bad_steps_and_the_solver_bad_laws():
     ensemble = EnsembleParameters(agents=10, switching="random-walk")
-    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
-        field_moments(ensemble, 0)
+    for steps in (0, 2.7, "3"):
+        with pytest.raises(ParameterError, match="steps must be an integer >= 1"):
+            field_moments(ensemble, steps)
     solver = PaperQP(PaperParameters(steps=3))
-    with pytest.raises(ValueError, match="field_covariance must be a finite 3×3 matrix"):
+    with pytest.raises(ParameterError, match="field_covariance must be a finite 3×3 matrix"):
         solver.expected_objective(0.0, 1.0, np.zeros(3), np.eye(2))
-    with pytest.raises(ValueError, match="field_mean"):
+    with pytest.raises(ParameterError, match="field_mean"):
         solver.expected_objective(0.0, 1.0, np.zeros(4), np.eye(3))
