@@ -18,15 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from acsim.simulator.config import SimulationConfig, config_parameters  # noqa: E402
-from acsim.simulator.results import EpisodeResults  # noqa: E402
+from acsim.simulator.config import SimulationConfig, config_parameters
+from acsim.simulator.results import EpisodeResults
 
 STYLE = {
     "figure.dpi": 110, "savefig.dpi": 110, "font.size": 9.5, "axes.titlesize": 10,
