@@ -4,17 +4,29 @@ It is the same model as the Mesa engine (simulator/model.py), not an approximati
 consumes the same draws of simulator/randomness.py in the same way, calls the same price engine
 (`PriceEngine`), the same switching rule and the same policies, so any episode replays exactly
 in Mesa. The ensemble needs only the momentum count m: the switching rule's `count_paths` is
-the count-level twin of the Mesa agents' updates (for the Kirman rule a compiled kernel).
+the count-level twin of the Mesa agents' updates (for the Kirman rule a compiled kernel). In
+the order-flow market (MODEL §6) the ensemble's flow is computed from the counts and the prices
+(`acsim.simulator.order_flow_market.OrderFlowState`), the same per-type sums the Mesa agents
+send, and the warm-up runs when the batch is built.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from acsim.agents.policies import ExecutionPolicy, Observation
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.market import PriceEngine
-from acsim.simulator.randomness import BLOCK_SIZE, ensemble_stream, initial_uniforms, noise_shocks
+from acsim.simulator.order_flow_market import OrderFlowState
+from acsim.simulator.randomness import (
+    BLOCK_SIZE,
+    ensemble_stream,
+    initial_uniforms,
+    momentum_shocks,
+    noise_shocks,
+)
 from acsim.simulator.results import EpisodeResults
 from acsim.strategies import ensemble
 from acsim.strategies.ensemble import EnsembleParameters
@@ -38,30 +50,66 @@ def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, s
     return counts
 
 
+@dataclass(frozen=True)
+class MarketDraws:
+    """The draws of E episodes in the engine's terms: momentum counts m (E, W + N + 1), price
+    shocks ξ (E, W + N) and, in the order-flow market, momentum shocks ζ (E, W + N); W = 0 in
+    the field-drift market."""
+
+    counts: np.ndarray
+    noise: np.ndarray
+    momentum: np.ndarray | None = None
+
+
+def market_draws(config: SimulationConfig, block: int, first: int, count: int,
+                 counts: np.ndarray | None = None) -> MarketDraws:
+    """The draws of episodes block·BLOCK_SIZE + first .. + count - 1 over the market's W + N
+    steps (counts: already simulated paths to use instead of the ensemble's)."""
+    steps = config.market_steps
+    if counts is None:
+        counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
+    momentum = (momentum_shocks(config.seed, block, steps, first, count)
+                if config.order_flow_market else None)
+    return MarketDraws(counts, noise_shocks(config.seed, block, steps, first, count), momentum)
+
+
 class MarketBatch:
     """E episodes of the market advancing together, one step at a time (leading episodes axis).
 
-    Built from the episodes' momentum-count paths (E, N + 1) and price shocks (E, N); `execute`
-    and the Gymnasium environment drive it: `observation()` is what the executing agent sees
-    before step k, `advance(trades)` fills the trades and moves the price. In the last step the
-    remaining holdings are traded whatever is passed, so every order completes.
+    Built from the episodes' momentum-count paths (E, W + N + 1), price shocks (E, W + N) and,
+    in the order-flow market, momentum shocks ζ (E, W + N) (W = 0 warm-up steps in the
+    field-drift market); `execute` and the Gymnasium environment drive it: `observation()` is
+    what the executing agent sees before step k, `advance(trades)` fills the trades and moves
+    the price. In the last step the remaining holdings are traded whatever is passed, so every
+    order completes. The order-flow market's warm-up runs here, before the first observation.
     """
 
-    def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray) -> None:
+    def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray,
+                 momentum: np.ndarray | None = None) -> None:
         self.config = config
         self.counts = counts
         self.noise = noise
-        self.episodes, self.steps = noise.shape
+        self.momentum = momentum
+        self.warmup = config.warmup
+        self.episodes = noise.shape[0]
         problem = config.market
+        self.steps = problem.steps
         self.engine = PriceEngine(problem, config.extended, config.impact.impact, self.episodes)
-        self.fields = ensemble.field(config.ensemble, counts[:, 1:])
+        # the field the executing agent sees: the count field f = α0·(2m - M)/M (in the
+        # order-flow market too: the agent sees m_k, not the flow Q_k)
+        self.count_fields = ensemble.field(config.ensemble, counts[:, 1:])
+        self.fields = self.count_fields[:, self.warmup:]
+        self.flow = OrderFlowState(config, self.episodes) if config.order_flow_market else None
         self.prices = np.empty((self.episodes, self.steps + 1))
         self.holdings = np.empty((self.episodes, self.steps + 1))
         self.trades = np.empty((self.episodes, self.steps))
         self.fills = np.empty((self.episodes, self.steps))
-        self.prices[:, 0] = self.engine.price
         self.holdings[:, 0] = problem.shares
-        self.completed = 0  # steps done
+        waiting, held = np.zeros(self.episodes), self.holdings[:, 0]
+        for step in range(self.warmup):  # no order: n = 0, holdings X
+            self._move(step + 1, waiting, held)
+        self.prices[:, 0] = self.engine.price
+        self.completed = 0  # order steps done
 
     @property
     def done(self) -> bool:
@@ -73,10 +121,23 @@ class MarketBatch:
         return self.completed == self.steps - 1
 
     def observation(self) -> Observation:
-        """What the executing agent sees before the next step k (MODEL.md §2, item 2)."""
+        """What the executing agent sees before the next step k (MODEL.md §2, item 2; §6,
+        item 4: x_{k-1}, m_k and S_{k-1}, never F or Q_k)."""
         k = self.completed + 1
         return Observation(k, self.steps - k + 1, self.holdings[:, k - 1], self.engine.price,
-                           self.fields[:, k - 1], self.counts[:, k], self.trades[:, : k - 1])
+                           self.fields[:, k - 1], self.counts[:, self.warmup + k],
+                           self.trades[:, : k - 1])
+
+    def _move(self, step: int, trade: np.ndarray, holdings_after: np.ndarray) -> np.ndarray:
+        """Market step `step` (1..W+N, warm-up first): the flow, if any, and the price move."""
+        shock, field = self.noise[:, step - 1], self.count_fields[:, step - 1]
+        if self.flow is None:
+            return self.engine.advance(trade, holdings_after, field, shock)
+        flow = self.flow.flow(self.counts[:, step], self.momentum[:, step - 1])
+        price = self.engine.advance(trade, holdings_after, field, shock,
+                                    self.flow.price_move(flow))
+        self.flow.record(flow, price, shock)
+        return price
 
     def advance(self, trades: np.ndarray | None) -> np.ndarray:
         """Step k: fill `trades` (E,), move the price; returns the fills S̃_k."""
@@ -86,21 +147,28 @@ class MarketBatch:
         self.trades[:, k - 1] = trade
         self.fills[:, k - 1] = self.engine.fill(trade)
         self.holdings[:, k] = held - trade
-        self.prices[:, k] = self.engine.advance(trade, self.holdings[:, k], self.fields[:, k - 1],
-                                                self.noise[:, k - 1])
+        self.prices[:, k] = self._move(self.warmup + k, trade, self.holdings[:, k])
         self.completed = k
         return self.fills[:, k - 1]
 
     def results(self) -> EpisodeResults:
-        return EpisodeResults.from_paths(self.config.market, prices=self.prices, fills=self.fills,
-                                         fields=self.fields, momentum_counts=self.counts,
-                                         holdings=self.holdings, trades=self.trades)
+        warmup, problem = self.warmup, self.config.market
+        if self.flow is None:
+            return EpisodeResults.from_paths(problem, prices=self.prices, fills=self.fills,
+                                             fields=self.fields, momentum_counts=self.counts,
+                                             holdings=self.holdings, trades=self.trades)
+        paths = self.flow.paths(self.counts)
+        return EpisodeResults.from_paths(
+            problem, prices=self.prices, fills=self.fills, fields=paths.fields[:, warmup:],
+            momentum_counts=self.counts[:, warmup:], holdings=self.holdings,
+            trades=self.trades, market_paths=paths)
 
 
 def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarray,
-            noise: np.ndarray) -> EpisodeResults:
-    """Run the executing agent and the price engine over given count paths and shocks."""
-    batch = MarketBatch(config, counts, noise)
+            noise: np.ndarray, momentum: np.ndarray | None = None) -> EpisodeResults:
+    """Run the executing agent and the price engine over given count paths and shocks
+    (momentum: the order-flow market's momentum shocks ζ)."""
+    batch = MarketBatch(config, counts, noise, momentum)
     while not batch.done:
         batch.advance(None if batch.last_step else policy.trades(batch.observation()))
     return batch.results()
@@ -110,7 +178,6 @@ def simulate_block(config: SimulationConfig, block: int, first: int = 0,
                    count: int = BLOCK_SIZE,
                    policy: ExecutionPolicy | None = None) -> EpisodeResults:
     """Episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed."""
-    steps = config.market.steps
-    counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
-    return execute(config, config.started_policy(policy),
-                   counts, noise_shocks(config.seed, block, steps, first, count))
+    draws = market_draws(config, block, first, count)
+    return execute(config, config.started_policy(policy), draws.counts, draws.noise,
+                   draws.momentum)
