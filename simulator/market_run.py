@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from acsim.simulator.config import SimulationConfig
+from acsim.simulator.market_data import session_dates
 from acsim.simulator.randomness import (
     BLOCK_SIZE,
     ensemble_stream,
@@ -28,9 +29,21 @@ from acsim.simulator.randomness import (
     momentum_shocks,
     noise_shocks,
 )
+from acsim.simulator.stylized_facts import SegmentedReturns, price_changes
 from acsim.strategies import ensemble, order_flow, validation
+from acsim.strategies.errors import ParameterError
 
 UNIFORMS_AT_ONCE = 1 << 22  # ensemble uniforms generated per chunk (32 MB)
+
+# The market `acsim market` and `acsim stylized-facts` run by default: the default market and
+# [order_flow] tables (σ = 0.1 per √step, γ = 1e-4, τ = 1; φ = ψ = 10, ν = 30, β_m = 0,
+# β_r = 1, L = 5) with an ensemble that is mostly mean-reverting and herds now and then into
+# bursts of momentum (noise) trading: a1 = 5e-4, a2 = 1e-2, b = 0.5, so A1 = a1(M-1)/b ≈ 0.1
+# and A2 ≈ 2 (MODEL §4: the count's law piles up near 0 with a long tail towards M).
+STYLIZED_MARKET = SimulationConfig().replace(
+    market={"feedback": order_flow.ORDER_FLOW},
+    ensemble={"switch_to_momentum": 5e-4, "switch_to_mean_reversion": 1e-2, "herding": 0.5,
+              "initial": "stationary"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,35 @@ class MarketRun:
             "efficient_price": self.efficient_prices[1:], "ensemble_flow": self.flows,
             "field": order_flow.flow_field(self.flows, permanent_impact, step_length),
             "momentum_count": self.momentum_counts[1:]})
+
+
+def market_frame(config: SimulationConfig, steps: int, runs: int = 1,
+                 first_run: int = 0) -> pd.DataFrame:
+    """Runs first_run .. first_run + runs - 1 of `steps` steps, one row per run and step
+    (columns run, step, return, price, efficient_price, ensemble_flow, field, momentum_count)."""
+    validation.integer("runs", runs, 1)
+    market = config.market
+    return pd.concat([simulate_market(config, steps, run).to_frame(
+        market.permanent_impact, market.step_length).assign(run=run)[
+        ["run", "step", "return", "price", "efficient_price", "ensemble_flow", "field",
+         "momentum_count"]] for run in range(first_run, first_run + runs)], ignore_index=True)
+
+
+def frame_returns(frame: pd.DataFrame) -> SegmentedReturns:
+    """The returns of a market frame (`market_frame` or its Parquet file), one segment per
+    run, in step order."""
+    missing = {"run", "step", "return"} - set(frame.columns)
+    if missing:
+        raise ParameterError(f"a market-returns table needs the columns run, step and return; "
+                             f"missing {sorted(missing)}")
+    ordered = frame.sort_values(["run", "step"], kind="stable")
+    return SegmentedReturns.from_segments([group["return"].to_numpy()
+                                           for _, group in ordered.groupby("run", sort=True)])
+
+
+def bar_returns(bars: pd.DataFrame) -> SegmentedReturns:
+    """Close-to-close changes of adjacent bars inside each session (nothing across a night)."""
+    return price_changes(bars["close"].to_numpy(), session_dates(bars))
 
 
 def run_counts(config: SimulationConfig, steps: int, run: int) -> np.ndarray:

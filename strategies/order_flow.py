@@ -41,7 +41,14 @@ FEEDBACKS = (FIELD_DRIFT, ORDER_FLOW)
 @dataclass(frozen=True)
 class OrderFlowParameters:
     """The ensemble's orders in the order-flow market (MODEL.md §6); used only when
-    [market] feedback = "order-flow"."""
+    [market] feedback = "order-flow".
+
+    The defaults are scaled to the default market (σ = 0.1 per √step, γ = 1e-4, τ = 1, M = 100):
+    the momentum noise moves the price by about γ·φ·ν·√m = 0.03·√m per step against σ = 0.1,
+    and the mean-reversion agents close a fraction γ·ψ·β_r·(M - m)/(σ√τ) = 0.01·(M - m) of a
+    small mispricing per step (all of it when m = 0: no overshoot). Only these dimensionless
+    ratios matter for the stylized facts (README).
+    """
 
     momentum_size: float = parameter(
         10.0, unit="shares per agent per step", allowed=NON_NEGATIVE,
@@ -52,8 +59,10 @@ class OrderFlowParameters:
     lookback: int = parameter(5, unit="steps", allowed=integer(1),
                               help="L: the trend R_k compares S_{k-1} with S_{k-1-L}")
     momentum_sensitivity: float = parameter(
-        0.5, unit="dimensionless", allowed=NON_NEGATIVE,
-        help="β_m: how strongly momentum agents follow the trend R_k (σ-normalised)")
+        0.0, unit="dimensionless", allowed=NON_NEGATIVE,
+        help="β_m: how strongly momentum agents follow the trend R_k (σ-normalised); 0: they "
+             "trade noise only (the default, see README: trend-following raises the kurtosis "
+             "of aggregated returns)")
     reversion_sensitivity: float = parameter(
         1.0, unit="dimensionless", allowed=NON_NEGATIVE,
         help="β_r: how strongly mean-reversion agents trade against the mispricing Z_k")
