@@ -46,6 +46,9 @@ COMMANDS = {
     "stylized-facts": ("acsim.experiments.stylized",
                        "stylized facts of simulated and real returns, with verdicts",
                        "experiment"),
+    "order-flow-calibration": ("acsim.experiments.order_flow_calibration",
+                               "the order-flow market calibrated to bars (SMM) and its "
+                               "reduced form", "experiment"),
     "frontier": ("acsim.experiments.frontier",
                  "the Almgren-Chriss efficient frontier, analytic and simulated", "experiment"),
 }

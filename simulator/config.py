@@ -27,6 +27,7 @@ plausible magnitude: price 100, σ = 0.1 per √step, η = 0.002, γ = 1e-4, ε 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,6 +298,34 @@ def read_toml(path: str | Path, what: str = "configuration file") -> dict:
         raise ParameterError(f"{what} {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{path}: not valid TOML: {error}") from None
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise ParameterError(f"cannot write {value!r} to TOML")
+
+
+def config_toml(config: SimulationConfig) -> str:
+    """The configuration as a TOML file that `load_config` reads back to an equal one
+    (components of your own are written by name only if they were given by name)."""
+    lines = []
+    for name, table in config.to_dict().items():
+        scalars = {key: value for key, value in table.items()
+                   if value is not None and not isinstance(value, dict)}
+        lines += [f"[{name}]", *(f"{key} = {_toml_value(value)}"
+                                 for key, value in scalars.items()), ""]
+        for key, nested in table.items():
+            if isinstance(nested, dict) and nested:
+                lines += [f"[{name}.{key}]", *(f"{inner} = {_toml_value(value)}"
+                                               for inner, value in nested.items()), ""]
+    return "\n".join(lines)
 
 
 def load_config(path: str | Path, base: SimulationConfig | None = None) -> SimulationConfig:

@@ -48,7 +48,7 @@ from acsim.simulator.method_of_moments import Parameter, SmmResult, estimate, mo
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.stylized_facts import (
     SegmentedReturns,
-    autocorrelation,
+    acf_values,
     default_block_length,
     excess_kurtosis,
 )
@@ -69,8 +69,8 @@ def return_moments(returns: SegmentedReturns) -> np.ndarray:
     values = returns.values
     centred = values - values.mean()
     std = float(np.sqrt(np.mean(centred**2)))
-    acf = autocorrelation(returns, LONGEST_LAG)["acf"].to_numpy()
-    absolute = autocorrelation(returns, LONGEST_LAG, absolute=True)["acf"].to_numpy()
+    acf = acf_values(returns, LONGEST_LAG)
+    absolute = acf_values(returns, LONGEST_LAG, absolute=True)
     if acf.size < LONGEST_LAG:
         raise ParameterError(f"the moments need segments of more than {LONGEST_LAG} returns")
     return np.array([std, excess_kurtosis(values), excess_kurtosis(returns.aggregate(6).values),
@@ -347,7 +347,8 @@ def fit_reduced_form(config: SimulationConfig, episodes: int, seed: int = 0) -> 
 def _least_squares(design: np.ndarray, change: np.ndarray, episodes: int, steps: int,
                    step_length: float) -> ReducedForm:
     gram = np.einsum("ni,nj->ij", design, design)
-    if np.linalg.cond(gram) > 1e12:
+    scale = np.sqrt(np.diag(gram))
+    if np.any(scale == 0.0) or np.linalg.cond(gram / np.outer(scale, scale)) > 1e12:
         raise ParameterError("the reduced form's regressors are collinear (no field "
                              "variation, or holdings and trades move together)")
     estimate_ = np.linalg.solve(gram, np.einsum("ni,n->i", design, change))
