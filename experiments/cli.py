@@ -49,6 +49,9 @@ COMMANDS = {
     "order-flow-calibration": ("acsim.experiments.order_flow_calibration",
                                "the order-flow market calibrated to bars (SMM) and its "
                                "reduced form", "experiment"),
+    "model-risk": ("acsim.experiments.model_risk",
+                   "does anticipating the ensemble pay when its feedback is emergent?",
+                   "experiment"),
     "frontier": ("acsim.experiments.frontier",
                  "the Almgren-Chriss efficient frontier, analytic and simulated", "experiment"),
 }
