@@ -31,7 +31,16 @@ from acsim.simulator.results import EpisodeResults
 from acsim.strategies import ensemble
 from acsim.strategies.ensemble import EnsembleParameters
 
-CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a time
+CHUNK_EPISODES = 512  # ensemble draws are generated at most this many episodes at a time
+CHUNK_DRAWS = 1 << 17  # ... and about this many uniforms at a time (1 MB: stays in cache)
+MINIMUM_CHUNK = 32  # but never fewer episodes (the count kernel's inner loop runs over them)
+
+
+def chunk_episodes(steps: int, draws_per_step: int) -> int:
+    """Episodes whose ensemble uniforms are generated and counted together: small enough for
+    the uniforms to stay in cache (long order-flow episodes: 70 steps of 100 agents are 7,000
+    uniforms each), large enough for the kernel's loop over episodes."""
+    return min(CHUNK_EPISODES, max(MINIMUM_CHUNK, CHUNK_DRAWS // (steps * draws_per_step)))
 
 
 def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, steps: int,
@@ -41,9 +50,10 @@ def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, s
     initial = ensemble.initial_count(parameters, initial_uniforms(root_seed, block, first, count))
     draws = parameters.draws_per_step
     generator = ensemble_stream(root_seed, block, steps, draws, first)
-    buffer = np.empty(min(count, CHUNK_EPISODES) * steps * draws)
-    for start in range(0, count, CHUNK_EPISODES):
-        size = min(CHUNK_EPISODES, count - start)
+    chunk = chunk_episodes(steps, draws)
+    buffer = np.empty(min(count, chunk) * steps * draws)
+    for start in range(0, count, chunk):
+        size = min(chunk, count - start)
         uniforms = generator.random(out=buffer[: size * steps * draws]).reshape(size, steps, draws)
         parameters.rule.count_paths(initial[start:start + size], uniforms, parameters.agents,
                                     counts[start:start + size])
