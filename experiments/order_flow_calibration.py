@@ -82,13 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def session_bars(path: str) -> pd.DataFrame:
     """The file's bars of full regular sessions (the moments need equal session lengths)."""
-    bars = market_data.load_bars(path)
-    full = set(market_data.full_sessions(bars))
-    kept = bars[np.isin(market_data.session_dates(bars), list(full))]
-    if len(full) < 2:
+    bars = market_data.full_session_bars(market_data.load_bars(path))
+    sessions = len(set(market_data.session_dates(bars)))
+    if sessions < 2:
         raise ParameterError(f"{path}: calibration needs at least two full regular sessions, "
-                             f"found {len(full)}")
-    return kept
+                             f"found {sessions}")
+    return bars
 
 
 def main(args: argparse.Namespace) -> list[Path]:

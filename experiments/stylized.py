@@ -14,7 +14,8 @@ against the empirical targets of MODEL §6 (Cont 2001). Sets:
   run);
 - `--bars FILE` (repeatable): intraday bars in any of the three layouts the loader reads
   (header CSV, headerless FirstRate, yfinance), regular sessions only; returns are
-  close-to-close changes inside each session (nothing across a night).
+  close-to-close changes inside each session (nothing across a night); `--deseasonalise`
+  keeps full sessions and divides each return by its time of day's typical size.
 
 ACF(r) is judged at lags beyond the simulated market's lookback L for every set (the same rule
 for all). Writes figures (log density against the Gaussian, ACF of r and |r| with bands,
@@ -34,13 +35,14 @@ from acsim.experiments.common import ExperimentOutput
 from acsim.experiments.flags import add_config_flags
 from acsim.experiments.market import TABLES, market_config
 from acsim.simulator import stylized_facts
-from acsim.simulator.market_data import load_bars
+from acsim.simulator.market_data import full_session_bars, load_bars
 from acsim.simulator.market_run import (
     STYLIZED_MARKET,
     bar_returns,
     frame_returns,
     simulate_market,
 )
+from acsim.simulator.order_flow_calibration import deseasonalise
 from acsim.simulator.stylized_facts import FactSettings, SegmentedReturns
 from acsim.strategies import validation
 from acsim.strategies.errors import ParameterError
@@ -101,6 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bars", action="append", default=[], metavar="FILE",
                         help="intraday bars: header CSV, headerless vendor file or yfinance "
                              "CSV (repeatable)")
+    parser.add_argument("--deseasonalise", action="store_true",
+                        help="divide each bar's return by its time of day's typical size (full "
+                             "sessions only; the market has no clock)")
     parser.add_argument("--config", help="TOML configuration file for the simulated market")
     add_config_flags(parser, STYLIZED_MARKET, TABLES)
 
@@ -120,7 +125,12 @@ def returns_sets(args: argparse.Namespace, config) -> dict[str, SegmentedReturns
     for path in args.returns:
         sets[label(sets, Path(path).stem)] = frame_returns(pd.read_parquet(path))
     for path in args.bars:
-        sets[label(sets, Path(path).stem, " (bars)")] = bar_returns(load_bars(path))
+        bars = load_bars(path)
+        if args.deseasonalise:
+            returns = deseasonalise(bar_returns(full_session_bars(bars)))
+            sets[label(sets, Path(path).stem, " (bars, deseasonalised)")] = returns
+        else:
+            sets[label(sets, Path(path).stem, " (bars)")] = bar_returns(bars)
     if not sets:
         raise ParameterError("nothing to measure: give --returns or --bars, or "
                                         "leave out --no-simulation")

@@ -115,3 +115,32 @@ def test_stylized_facts_needs_something_to_measure(tmp_path, capsys):
     code, out, err = run_cli(capsys, ["stylized-facts", "--no-simulation", "--out",
                                       str(tmp_path / "x")])
     assert code == 2 and "nothing to measure" in err
+
+
+def test_deseasonalised_bars_keep_full_sessions_and_flatten_the_day(tmp_path, capsys, bar_files):
+    """A U-shaped intraday volatility (×4 at the open) is measured as clustering and fat tails;
+    divided by its time of day's typical size it is not. The last session loses a bar, so only
+    full sessions are kept."""
+    bars, _ = bar_files
+    bars = bars.copy()
+    minutes = (bars.index.hour * 60 + bars.index.minute).to_numpy() - 570
+    scale = 1.0 + 3.0 * np.exp(-minutes / 30.0)
+    changes = np.diff(bars["close"].to_numpy(), prepend=bars["close"].iloc[0]) * scale
+    bars["close"] = bars["close"].iloc[0] + np.cumsum(changes)
+    bars["open"] = bars["close"]
+    bars["high"], bars["low"] = bars["close"] + 0.1, bars["close"] - 0.1
+    path = write_headerless(tmp_path / "seasonal.txt", bars.iloc[:-1])
+    out = tmp_path / "facts"
+    measured = {}
+    for flag in ([], ["--deseasonalise"]):
+        code, _, err = run_cli(capsys, ["stylized-facts", "--no-simulation", *flag, "--bars",
+                                        str(path), "--replicates", "20", "--out", str(out)])
+        assert code == 0, err
+        summary = pd.read_csv(out / "stylized_facts_summary.csv").iloc[0]
+        kurtosis = pd.read_csv(out / "stylized_facts_kurtosis.csv")["excess_kurtosis"].iloc[0]
+        measured[bool(flag)] = (summary, kurtosis)
+    raw, flat = measured[False], measured[True]
+    assert raw[0]["observations"] == 3 * 77 + 76 and raw[1] > 1.0
+    assert flat[0]["set"] == "seasonal (bars, deseasonalised)"
+    assert flat[0]["observations"] == 3 * 77 and flat[0]["segments"] == 3
+    assert flat[1] < 0.5 * raw[1]
