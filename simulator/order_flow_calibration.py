@@ -16,9 +16,14 @@ returns inside sessions; the model is a market-only run cut into sessions of the
     mean_abs_ratio    E|r - r̄| / std (√(2/π) ≈ 0.80 for a Gaussian; lower: fat tails)
 
 Common random numbers: every candidate's S simulations use the same S seed sequences, turned
-into the market's root seed; the count chain's micro-updates still switch discontinuously with
-the switching rates (a finite-difference derivative over such a parameter averages over many
-switched decisions only if its step is not tiny: `difference_step`).
+into the market's root seed. The smooth parameters (σ, ν, ψ, ...: the moments move
+continuously with them at fixed draws) are fitted by SMM with sandwich standard errors. The
+switching rates are not: a Kirman micro-update compares its uniform with a and a + b, so at
+fixed draws the moments jump as a rate crosses a draw, and a finite-difference derivative in a
+rate is noise. They are searched on a grid (`fit_order_flow`), and each gets the range of grid
+values whose profile criterion lies within χ²₁(95%) of the minimum (the distance test of
+Newey-West 1987 with the optimal weighting). Returns of bars are divided by their time of day's
+typical size first (`deseasonalise`): the market has no clock.
 
 (b) The paper's reduced form fitted by least squares to simulated order-flow episodes in which
 an order is worked: with D_k = S_k - S_{k-1} and the count field f_k = α0·(2m_k - M)/M that the
