@@ -92,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a small run: {QUICK_STEPS:,} simulated steps, 100 replicates")
     parser.add_argument("--market-steps", type=int, default=None,
                         help="simulated steps (default 1,000,000)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="unused: the market runs without an order, for --market-steps "
+                             "steps (accepted for a uniform interface)")
     parser.add_argument("--replicates", type=int, default=None,
                         help="bootstrap replicates (default 200; --quick 100)")
     parser.add_argument("--no-simulation", action="store_true",
