@@ -26,7 +26,7 @@ import pandas as pd
 
 from acsim.experiments.common import ExperimentOutput
 from acsim.experiments.flags import parse_numbers
-from acsim.simulator.config import load_config
+from acsim.simulator.config import SimulationConfig, load_config
 from acsim.simulator.market_run import STYLIZED_MARKET
 from acsim.simulator.model_risk import (
     STRATEGIES,
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default: every core)")
 
 
-def base_market(path: str | None) -> object:
+def base_market(path: str | None) -> SimulationConfig:
     config = load_config(path, STYLIZED_MARKET) if path else STYLIZED_MARKET
     if not config.order_flow_market:
         raise ParameterError("acsim model-risk needs an order-flow market ([market] feedback = "
@@ -160,7 +160,8 @@ def _verdict(row: pd.Series) -> str:
     return "no difference"
 
 
-def report(base, args, summary: pd.DataFrame, differences: pd.DataFrame,
+def report(base: SimulationConfig, args: argparse.Namespace, summary: pd.DataFrame,
+           differences: pd.DataFrame,
            reduced: pd.DataFrame, episodes: int, fit_episodes: int) -> str:
     market, flow = base.market, base.order_flow
     gains = differences[differences["reference"] == REFERENCE].copy()

@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from acsim.strategies.declarations import (
     NON_NEGATIVE,
     check_parameters,
@@ -124,11 +126,13 @@ def ensemble_flow(count: int, agents: int, momentum: float, reversion: float) ->
     return count * momentum + (agents - count) * reversion
 
 
-def efficient_step(efficient, drift: float, step_length: float, volatility: float, shock):
+def efficient_step(efficient: float | np.ndarray, drift: float, step_length: float,
+                   volatility: float, shock: float | np.ndarray) -> float | np.ndarray:
     """F_k = F_{k-1} + α·τ + σ√τ·ξ_k (scalars or arrays of episodes)."""
     return efficient + drift * step_length + volatility * math.sqrt(step_length) * shock
 
 
-def flow_field(flow, permanent_impact: float, step_length: float):
+def flow_field(flow: float | np.ndarray, permanent_impact: float,
+               step_length: float) -> float | np.ndarray:
     """f_k = γ·Q_k/τ, the flow's price move per time unit (scalars or arrays)."""
     return permanent_impact * flow / step_length
