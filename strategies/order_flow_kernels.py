@@ -4,6 +4,8 @@ The scalar formulas of `acsim.strategies.order_flow` are compiled here from thei
 so the vectorised engine, the market-only kernel and the Mesa agents (which call the Python
 originals) perform the same floating-point operations with the same tanh (the C library's;
 numpy's own vectorised tanh differs from it in the last bit for about a third of arguments).
+The kernels are not cached on disk: numba's cache would not notice an edit of the formulas'
+module, and the engines would then disagree; compiling takes under a second per process.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ _ensemble_flow = numba.njit(order_flow.ensemble_flow)
 _efficient_step = numba.njit(order_flow.efficient_step)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def step_flows(counts: np.ndarray, agents: int, trend_changes: np.ndarray,
                mispricings: np.ndarray, shocks: np.ndarray, trend_scale: float,
                mispricing_scale: float, momentum_size: float, reversion_size: float,
@@ -36,7 +38,7 @@ def step_flows(counts: np.ndarray, agents: int, trend_changes: np.ndarray,
         out[e] = _ensemble_flow(counts[e], agents, momentum, reversion)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def market_path(counts: np.ndarray, noise: np.ndarray, momentum_shocks: np.ndarray,
                 initial_price: float, agents: int, drift: float, step_length: float,
                 volatility: float, permanent_impact: float, lookback: int, trend_scale: float,
