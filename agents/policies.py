@@ -70,8 +70,9 @@ class Observation:
     """What the executing agent sees before trading in step k (MODEL.md §2, item 2).
 
     step: k (1-based).  remaining_steps: N - k + 1, including this one.
-    holdings: x_{k-1}.  price: S_{k-1}.  field: f_k.  momentum_count: m_k.
-    past_trades: n_1..n_{k-1}, shape (E, k - 1): the order's own trades so far.
+    holdings: x_{k-1}.  price: S_{k-1}.  field: f_k, the count field α0·(2m_k - M)/M (in the
+    order-flow market too, MODEL §6: the agent sees m_k, not the flow Q_k nor F).
+    momentum_count: m_k.  past_trades: n_1..n_{k-1}, shape (E, k - 1): the order's own trades.
     """
 
     step: int

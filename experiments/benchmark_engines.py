@@ -7,6 +7,9 @@ Cases:
                     step, equality-constrained (coupling 0.005, self_alpha 1e-5)
   paper-no-buyback  the same with trades >= 0 (exact active set per episode and step)
   ac-390            390 steps (a trading day of minutes), adaptive classical AC
+  order-flow        the paper case in the order-flow market (MODEL §6): a warm-up of 50 steps
+                    before the 20 order steps, the ensemble trading every step; the planner
+                    believes the paper case's coupling and self-alpha (the market's are 0)
 The fast engine runs a study through the process pool (all cores) and, for reference, in one
 process; the Mesa engine and the naive loop run fewer episodes (reported per row).
 """
@@ -70,9 +73,13 @@ def case_configs() -> dict[str, SimulationConfig]:
     day = SimulationConfig(seed=0).replace(
         market={"steps": 390, "horizon": 390.0, "shares": 10_000.0, "temporary_impact": 0.02},
         strategy={"name": "ac-adaptive"})
+    order_flow = SimulationConfig(seed=0).replace(
+        market={"feedback": "order-flow"}, order_flow={"warmup": 50},
+        beliefs={"extended": {"coupling": 0.005, "self_alpha": 1e-5}},
+        strategy={"name": "extended", "forecast": "model"})
     return {"paper": paper,
             "paper-no-buyback": paper.replace(strategy={"no_buyback": True}),
-            "ac-390": day}
+            "ac-390": day, "order-flow": order_flow}
 
 
 def _rate(episodes: int, seconds: float) -> float:
@@ -117,7 +124,8 @@ def profile_fast(config: SimulationConfig, episodes: int) -> str:
 
 
 # case: share of --episodes (fast engine) and of --mesa-episodes it runs, naive episodes cap
-CASE_SIZES = {"paper": (1.0, None), "paper-no-buyback": (0.1, None), "ac-390": (0.05, 1)}
+CASE_SIZES = {"paper": (1.0, None), "paper-no-buyback": (0.1, None), "ac-390": (0.05, 1),
+              "order-flow": (0.25, None)}
 
 
 def run_benchmark(fast_episodes: int = 400_000, mesa_episodes: int = 200,
@@ -181,6 +189,11 @@ def format_table(report: dict) -> str:
         lines.append(f"{row['name']:<18}{row['engine']:<18}{row['episodes']:>10,}"
                      f"{row['seconds']:>10.2f}{row['episodes_per_second']:>14,.1f}"
                      f"{row['speedup_vs_naive_cvxpy']:>12,.0f}")
+    rates = {(row["name"], row["engine"]): row["episodes_per_second"] for row in report["cases"]}
+    for engine in ("fast", "fast-one-process", "mesa"):
+        if ("paper", engine) in rates and ("order-flow", engine) in rates:
+            lines.append(f"order-flow / paper ({engine}): "
+                         f"{rates['order-flow', engine] / rates['paper', engine]:.2f}")
     if "memory" in report:
         memory = report["memory"]
         lines += ["", f"memory run: {memory['episodes']:,} paper episodes in "
@@ -195,8 +208,8 @@ def format_table(report: dict) -> str:
 
 DESCRIPTIONS = {"bench": "Episodes per second of the vectorised engine, the Mesa engine and a "
                          "naive cvxpy-per-step loop, measured in one run (cases paper, "
-                         "paper-no-buyback, ac-390). A benchmark, not a test: it prints "
-                         "figures, it asserts nothing."}
+                         "paper-no-buyback, ac-390, order-flow). A benchmark, not a test: it "
+                         "prints figures, it asserts nothing."}
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

@@ -78,6 +78,7 @@ TITLES = {
     "extended": "feedback terms of the market (MODEL.md §2)",
     "ensemble": "ensemble (MODEL.md §4)",
     "impact": "impact model (MODEL.md §2, §7)",
+    "order_flow": "order-flow market: the ensemble trades (MODEL.md §6)",
     "strategy": "strategy",
     "simulation": "run",
 }

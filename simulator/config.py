@@ -1,14 +1,17 @@
 """Validated simulation parameters, loadable from TOML, from flags or from keywords.
 
-A configuration file has up to seven tables, each optional; unknown tables or keys and
+A configuration file has up to eight tables, each optional; unknown tables or keys and
 out-of-range values are rejected with the offending name:
 
     [market]      # the order and the market: shares, horizon, steps, price, volatility,
-                  # half_spread, temporary_impact, permanent_impact, risk_aversion, drift, side
+                  # half_spread, temporary_impact, permanent_impact, risk_aversion, drift, side,
+                  # feedback (field-drift or order-flow)
     [extended]    # coupling, self_alpha: the market's true feedback terms
     [ensemble]    # agents, field_scale, switching, switch_to_momentum,
                   # switch_to_mean_reversion, herding, step_probability, initial
     [impact]      # model
+    [order_flow]  # momentum_size, reversion_size, lookback, momentum_sensitivity,
+                  # reversion_sensitivity, momentum_noise, warmup (used by the order-flow market)
     [strategy]    # name and the policy's options (forecast, no_buyback, volume_profile)
     [beliefs]     # what the strategy believes, where it differs from the market, e.g.
                   # beliefs.extended.coupling = 0.0 (tables market, extended, ensemble, impact)
@@ -24,6 +27,7 @@ plausible magnitude: price 100, σ = 0.1 per √step, η = 0.002, γ = 1e-4, ε 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +45,7 @@ from acsim.strategies.declarations import (
 from acsim.strategies.ensemble import EnsembleParameters, SwitchingRule
 from acsim.strategies.errors import ParameterError
 from acsim.strategies.impact import ImpactModel, ImpactParameters
+from acsim.strategies.order_flow import ORDER_FLOW, OrderFlowParameters
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
 
 DEFAULT_MARKET = ExecutionProblem(
@@ -54,6 +59,7 @@ SECTIONS = {
     "extended": ExtendedParameters,
     "ensemble": EnsembleParameters,
     "impact": ImpactParameters,
+    "order_flow": OrderFlowParameters,
 }
 
 # What a strategy may believe differently from the market (order facts and the trader's own
@@ -111,6 +117,7 @@ class SimulationConfig:
     extended: ExtendedParameters = field(default_factory=ExtendedParameters)
     ensemble: EnsembleParameters = field(default_factory=EnsembleParameters)
     impact: ImpactParameters = field(default_factory=ImpactParameters)
+    order_flow: OrderFlowParameters = field(default_factory=OrderFlowParameters)
     strategy: StrategyParameters = field(default_factory=StrategyParameters)
     beliefs: dict = field(default_factory=dict)
     episodes: int = parameter(1000, unit="episodes", allowed=integer(1),
@@ -125,6 +132,14 @@ class SimulationConfig:
                                      f"{getattr(self, name)!r} (use .replace({name}={{...}}) or "
                                      "build_config for plain tables)")
         check_parameters(self)
+        if self.order_flow_market:
+            for name in ("coupling", "self_alpha"):
+                value = getattr(self.extended, name)
+                if value != 0.0:
+                    raise ParameterError(
+                        f"[extended] {name} must be 0 in the order-flow market ([market] "
+                        f"feedback = 'order-flow', MODEL §6: the ensemble's feedback is its "
+                        f"order flow, not a drift term), got {value!r}")
         check_belief_table(self.beliefs)
         beliefs = self.planning_beliefs()  # every believed value validated here, at the boundary
         policy = self.strategy.build()
@@ -132,8 +147,23 @@ class SimulationConfig:
             policy.validate(beliefs)
 
     def __hash__(self) -> int:
-        return hash((self.market, self.extended, self.ensemble, self.impact, self.strategy,
-                     freeze(self.beliefs), self.episodes, self.seed))
+        return hash((self.market, self.extended, self.ensemble, self.impact, self.order_flow,
+                     self.strategy, freeze(self.beliefs), self.episodes, self.seed))
+
+    @property
+    def order_flow_market(self) -> bool:
+        """Whether the ensemble trades ([market] feedback = "order-flow", MODEL §6)."""
+        return self.market.feedback == ORDER_FLOW
+
+    @property
+    def warmup(self) -> int:
+        """W: market steps before the order starts (0 in the field-drift market)."""
+        return self.order_flow.warmup if self.order_flow_market else 0
+
+    @property
+    def market_steps(self) -> int:
+        """W + N: every step the market runs in an episode (the random-stream protocol's N)."""
+        return self.warmup + self.market.steps
 
     def planning_beliefs(self) -> Beliefs:
         """What the strategy believes: the market, with the [beliefs] table applied."""
@@ -290,6 +320,34 @@ def read_toml(path: str | Path, what: str = "configuration file") -> dict:
         raise ParameterError(f"{what} {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{path}: not valid TOML: {error}") from None
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise ParameterError(f"cannot write {value!r} to TOML")
+
+
+def config_toml(config: SimulationConfig) -> str:
+    """The configuration as a TOML file that `load_config` reads back to an equal one
+    (components of your own are written by name only if they were given by name)."""
+    lines = []
+    for name, table in config.to_dict().items():
+        scalars = {key: value for key, value in table.items()
+                   if value is not None and not isinstance(value, dict)}
+        lines += [f"[{name}]", *(f"{key} = {_toml_value(value)}"
+                                 for key, value in scalars.items()), ""]
+        for key, nested in table.items():
+            if isinstance(nested, dict) and nested:
+                lines += [f"[{name}.{key}]", *(f"{inner} = {_toml_value(value)}"
+                                               for inner, value in nested.items()), ""]
+    return "\n".join(lines)
 
 
 def load_config(path: str | Path, base: SimulationConfig | None = None) -> SimulationConfig:

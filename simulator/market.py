@@ -41,22 +41,36 @@ class PriceEngine:
         return self.impact.fill_price(self.problem, self.price, trade, self.impact_state)
 
     def advance(self, trade: np.ndarray, holdings_after: np.ndarray, field: np.ndarray,
-                shock: np.ndarray) -> np.ndarray:
-        """S_k from S_{k-1}: drift, noise and the trade's own move; returns the new price."""
+                shock: np.ndarray, flow_move: np.ndarray | None = None) -> np.ndarray:
+        """S_k from S_{k-1}: drift, noise and the trade's own move; returns the new price.
+
+        flow_move: the order-flow market's γ·Q_k (MODEL §6), added last; None in the
+        field-drift market.
+        """
         problem, tau = self.problem, self.problem.step_length
         move, self.impact_state = self.impact.price_move(problem, trade, self.impact_state)
         self.price = (self.price
                       + price_drift(problem, self.extended, field, holdings_after) * tau
                       + problem.volatility * np.sqrt(tau) * shock + move)
+        if flow_move is not None:
+            self.price = self.price + flow_move
         return self.price
 
 
 def implementation_shortfall(problem: ExecutionProblem, trades: np.ndarray,
-                             fills: np.ndarray) -> np.ndarray:
-    """IS = side·(X·S_0 - Σ n_k·S̃_k), currency (positive is a cost); last axis is steps."""
-    return problem.side * (problem.shares * problem.price - np.sum(trades * fills, axis=-1))
+                             fills: np.ndarray, arrival: np.ndarray | float | None = None
+                             ) -> np.ndarray:
+    """IS = side·(X·S_0 - Σ n_k·S̃_k), currency (positive is a cost); last axis is steps.
+
+    arrival: S_0 per episode (default the configured price; the order-flow market's S_0 is the
+    price after its warm-up).
+    """
+    arrival = problem.price if arrival is None else arrival
+    return problem.side * (problem.shares * arrival - np.sum(trades * fills, axis=-1))
 
 
-def shortfall_bps(problem: ExecutionProblem, shortfall: np.ndarray) -> np.ndarray:
+def shortfall_bps(problem: ExecutionProblem, shortfall: np.ndarray,
+                  arrival: np.ndarray | float | None = None) -> np.ndarray:
     """IS in basis points of arrival notional: 1e4·IS/(X·S_0)."""
-    return 1e4 * shortfall / (problem.shares * problem.price)
+    arrival = problem.price if arrival is None else arrival
+    return 1e4 * shortfall / (problem.shares * arrival)

@@ -260,6 +260,12 @@ def full_sessions(bars: pd.DataFrame) -> list[datetime.date]:
     return [date for date, count in zip(dates, counts) if count == expected]
 
 
+def full_session_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    """The bars of full regular sessions only (every session then has the same length)."""
+    full = full_sessions(bars)
+    return regular_session_bars(bars)[np.isin(session_dates(regular_session_bars(bars)), full)]
+
+
 def zero_volume_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
     """Timestamps of the bars with zero volume (kept by `load_bars`; reported here)."""
     return bars.index[bars["volume"].to_numpy() == 0.0]

@@ -26,7 +26,9 @@ Estimator (McFadden 1989; Pakes-Pollard 1989; Duffie-Singleton 1993):
   correct model (Hansen 1982); its p-value is reported.
 
 Assumptions: m̂ is asymptotically normal with covariance Ω̂; θ is interior to its bounds and
-identified (GᵀWG invertible; otherwise the standard errors are NaN and the message says so).
+identified (GᵀWG invertible, judged on its condition number after scaling every parameter to
+unit diagonal, so units do not matter; otherwise the standard errors are NaN and the message
+says so).
 """
 
 from __future__ import annotations
@@ -231,7 +233,7 @@ def estimate(simulate: Simulator, parameters: Sequence[Parameter], observed: Seq
     jacobian = _jacobian(objective, parameters, estimates, difference_step)
     bread = jacobian.T @ weights @ jacobian
     message = str(answer.message)
-    if np.linalg.cond(bread) > SINGULAR_CONDITION:
+    if _scaled_condition(bread) > SINGULAR_CONDITION:
         parameter_covariance = np.full((len(parameters),) * 2, np.nan)
         message += "; GᵀWG is singular: the moments do not identify every parameter"
     else:
@@ -259,6 +261,15 @@ def estimate(simulate: Simulator, parameters: Sequence[Parameter], observed: Seq
         converged=bool(answer.success), message=message, evaluations=objective.evaluations,
         simulations=simulations, covariance=parameter_covariance, jacobian=jacobian,
         weighting=weights)
+
+
+def _scaled_condition(bread: np.ndarray) -> float:
+    """The condition number of GᵀWG after scaling each parameter to unit diagonal: a
+    parameter's units (0.1 against 4e5) must not make an identified problem look singular."""
+    scale = np.sqrt(np.diag(bread))
+    if not np.all(np.isfinite(scale)) or np.any(scale == 0.0):
+        return math.inf
+    return float(np.linalg.cond(bread / np.outer(scale, scale)))
 
 
 def _parameters(parameters: Sequence[Parameter]) -> list[Parameter]:

@@ -1,4 +1,4 @@
-"""The Mesa market model: one execution episode in the order of MODEL.md §2.
+"""The Mesa market model: one execution episode in the order of MODEL.md §2 (or §6).
 
 Each step k = 1..N:
   1. the ensemble updates (the switching rule, agent by agent) and every ensemble trader
@@ -7,6 +7,14 @@ Each step k = 1..N:
   3. the trade fills at S̃_k (the impact model; MODEL §2: S_{k-1} - side·(ε·sgn n_k + η·n_k/τ));
      x_k = x_{k-1} - n_k;
   4. the price moves: S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k + the trade's own move (-side·γ·n_k).
+
+In the order-flow market ([market] feedback = "order-flow", MODEL §6) the model first runs W
+warm-up steps, numbered k = 1-W..0 (Mesa's own step counter says W + k), in which nobody
+executes an order; in every step each ensemble trader sends its own order in `step` from the
+trend R_k and mispricing Z_k (`MarketSignals`), the flow Q_k is their sum by type, m_k·(momentum
+order) + (M - m_k)·(mean-reversion order), and the price moves by γ·Q_k on top of item 4; the
+efficient price F follows drift and noise alone. The executing agent sees the count field
+α0·(2m_k - M)/M (it cannot see Q_k); the model reports the field f_k = γ·Q_k/τ.
 
 Build it from a configuration or from keyword parameters named like the command-line flags,
 which is how Mesa's own tools (`mesa.batch_run`, SolaraViz) drive a model:
@@ -36,12 +44,13 @@ import mesa
 import numpy as np
 
 from acsim.agents.policies import ExecutionPolicy
-from acsim.agents.traders import EnsembleTrader, ExecutingAgent
+from acsim.agents.traders import EnsembleTrader, ExecutingAgent, MarketSignals
 from acsim.simulator.config import SimulationConfig, config_from_keywords
 from acsim.simulator.market import PriceEngine
+from acsim.simulator.order_flow_market import OrderFlowState
 from acsim.simulator.randomness import episode_draws
 from acsim.simulator.results import EpisodeResults
-from acsim.strategies import ensemble
+from acsim.strategies import ensemble, order_flow
 from acsim.strategies.ensemble import KirmanRule, RandomWalkRule
 
 
@@ -52,7 +61,8 @@ class ExecutionMarket(mesa.Model):
         such as coupling, agents, strategy, forecast, seed) are applied on top of it.
     episode: the episode number within the root seed's streams.
     policy: a policy object instead of the configuration's strategy.
-    collect_agents: also record every agent's type each step (agent-level DataCollector).
+    collect_agents: also record every agent's type and order each step (agent-level
+        DataCollector; orders in shares, + buys: the executing agent's is -side·n_k).
     """
 
     def __init__(self, config: SimulationConfig | None = None, *, episode: int = 0,
@@ -65,22 +75,32 @@ class ExecutionMarket(mesa.Model):
         self.config = config
         self.episode = episode
         problem = config.market
-        self.draws = episode_draws(config.seed, episode, problem.steps,
-                                   config.ensemble.draws_per_step)
+        self.warmup = config.warmup
+        self.draws = episode_draws(config.seed, episode, config.market_steps,
+                                   config.ensemble.draws_per_step,
+                                   momentum=config.order_flow_market)
         count = int(ensemble.initial_count(config.ensemble, self.draws.initial)[0])
         self.momentum_traders = [EnsembleTrader(self, True) for _ in range(count)]
         self.mean_reversion_traders = [
             EnsembleTrader(self, False) for _ in range(config.ensemble.agents - count)]
-        self.executor = ExecutingAgent(self, config.started_policy(policy), problem.shares)
+        self.executor = ExecutingAgent(self, config.started_policy(policy), problem.shares,
+                                       problem.side)
         self.engine = PriceEngine(problem, config.extended, config.impact.impact, 1)
-        self.field = float(ensemble.field(config.ensemble, count))
+        self.market = OrderFlowState(config, 1) if config.order_flow_market else None
+        self.signals: MarketSignals | None = None
+        self.count_field = float(ensemble.field(config.ensemble, count))
+        self.field = self.count_field if self.market is None else np.nan
         self.fill_price = np.nan
         self.trade = 0.0
+        reporters = {"price": "price", "fill_price": "fill_price", "field": "field",
+                     "momentum_count": "momentum_count", "holdings": "holdings",
+                     "trade": "trade"}
+        if self.market is not None:
+            self.ensemble_flow = np.nan
+            reporters.update(efficient_price="efficient_price", ensemble_flow="ensemble_flow")
         self.datacollector = mesa.DataCollector(
-            model_reporters={"price": "price", "fill_price": "fill_price", "field": "field",
-                             "momentum_count": "momentum_count", "holdings": "holdings",
-                             "trade": "trade"},
-            agent_reporters={"type": "kind"} if collect_agents else None)
+            model_reporters=reporters,
+            agent_reporters={"type": "kind", "order": "order"} if collect_agents else None)
         self.datacollector.collect(self)
 
     @property
@@ -90,6 +110,11 @@ class ExecutionMarket(mesa.Model):
     @property
     def momentum_count(self) -> int:
         return len(self.momentum_traders)
+
+    @property
+    def efficient_price(self) -> float:
+        """F of the order-flow market after the last step."""
+        return float(self.market.efficient_prices[0, self.market.completed])
 
     @property
     def holdings(self) -> float:
@@ -159,34 +184,76 @@ class ExecutionMarket(mesa.Model):
             trader.step()
         return sum(trader.stance > 0 for trader in traders)
 
-    # --- one step of MODEL.md §2 ------------------------------------------------------
+    def market_signals(self, count: int, step: int) -> MarketSignals:
+        """What the ensemble sees before market step `step` (1..W+N) of the order-flow market."""
+        market = self.market
+        return MarketSignals(
+            trend_change=float(market.trend_change()[0]),
+            mispricing=float(market.mispricing()[0]), trend_scale=market.trend_scale,
+            mispricing_scale=market.mispricing_scale,
+            momentum_shock=float(self.draws.momentum[0, step - 1]), momentum_count=count,
+            parameters=self.config.order_flow)
+
+    def collected_flow(self) -> float:
+        """Q_k: the orders the traders sent, summed by type (m_k·momentum order +
+        (M - m_k)·mean-reversion order; every trader of a type sends the same order)."""
+        momentum = self.momentum_traders[0].order if self.momentum_traders else 0.0
+        reversion = (self.mean_reversion_traders[0].order if self.mean_reversion_traders
+                     else 0.0)
+        return order_flow.ensemble_flow(self.momentum_count, self.config.ensemble.agents,
+                                        momentum, reversion)
+
+    # --- one step of MODEL.md §2 (§6) ---------------------------------------------------
     def step(self) -> None:
-        problem, k = self.config.market, self.steps
-        self.update_ensemble(self.draws.ensemble[0, k - 1])
+        problem, step = self.config.market, self.steps  # market step 1..W+N
+        k = step - self.warmup  # the order's step (<= 0: warm-up)
+        self.update_ensemble(self.draws.ensemble[0, step - 1])
+        if self.market is not None:
+            self.signals = self.market_signals(self.momentum_count, step)
         count = self.declared_momentum_count()
-        self.field = float(ensemble.field(self.config.ensemble, count))
-        trade = self.executor.decide(k, problem.steps, self.price, self.field, count)
+        self.count_field = float(ensemble.field(self.config.ensemble, count))
+        if k >= 1:
+            trade = self.executor.decide(k, problem.steps, self.price, self.count_field, count)
+        else:
+            trade = 0.0
         trades = np.array([trade])
-        self.fill_price = float(self.engine.fill(trades)[0])
+        self.fill_price = float(self.engine.fill(trades)[0]) if k >= 1 else np.nan
         self.executor.holdings -= trade
         self.trade = trade
-        self.engine.advance(trades, np.array([self.executor.holdings]), np.array([self.field]),
-                            self.draws.noise[0, k - 1:k])
+        shock = self.draws.noise[0, step - 1:step]
+        if self.market is None:
+            self.field = self.count_field
+            self.engine.advance(trades, np.array([self.executor.holdings]),
+                                np.array([self.field]), shock)
+        else:
+            flow = np.array([self.collected_flow()])
+            price = self.engine.advance(trades, np.array([self.executor.holdings]),
+                                        np.array([self.count_field]), shock,
+                                        self.market.price_move(flow))
+            self.market.record(flow, price, shock)
+            self.ensemble_flow = float(flow[0])
+            self.field = float(order_flow.flow_field(flow[0], problem.permanent_impact,
+                                                     problem.step_length))
         self.datacollector.collect(self)
         if k == problem.steps:
             self.running = False
 
     def results(self) -> EpisodeResults:
-        """The episode's path and shortfall (one episode on the leading axis)."""
+        """The episode's path and shortfall (one episode on the leading axis); in the
+        order-flow market the order's steps, with the whole path in `market`."""
         frame = self.datacollector.get_model_vars_dataframe()
+        order = frame.iloc[self.warmup:]  # rows of S_0 .. S_N
+        paths = None if self.market is None else self.market.paths(
+            frame["momentum_count"].to_numpy()[None, :])
         return EpisodeResults.from_paths(
             self.config.market,
-            prices=frame["price"].to_numpy()[None, :],
-            fills=frame["fill_price"].to_numpy()[None, 1:],
-            fields=frame["field"].to_numpy()[None, 1:],
-            momentum_counts=frame["momentum_count"].to_numpy()[None, :],
-            holdings=frame["holdings"].to_numpy()[None, :],
-            trades=frame["trade"].to_numpy()[None, 1:],
+            prices=order["price"].to_numpy()[None, :],
+            fills=order["fill_price"].to_numpy()[None, 1:],
+            fields=order["field"].to_numpy()[None, 1:],
+            momentum_counts=order["momentum_count"].to_numpy()[None, :],
+            holdings=order["holdings"].to_numpy()[None, :],
+            trades=order["trade"].to_numpy()[None, 1:],
+            market_paths=paths,
         )
 
 

@@ -115,30 +115,56 @@ def panel_legend(axes: plt.Axes, *twins: plt.Axes) -> None:
 
 
 def plot_episode(config: SimulationConfig, result: EpisodeResults, path: str | Path) -> None:
-    """The anatomy of one episode: price and fills, field and counts, holdings and trades."""
+    """The anatomy of one episode: price and fills, field and counts, holdings and trades.
+
+    In the order-flow market the panels start at the warm-up (t < 0): the efficient price F
+    beside the market price S, and the ensemble flow Q_k (shares, + buys) in the middle panel.
+    """
+    tau = config.market.step_length
     times = config.market.times
     steps = times[1:]
+    paths = result.market
     figure, panels = new_figure(3, 1, width=9.5, height=2.7, sharex=True)
     top, middle, bottom = panels[:, 0]
-    top.plot(times, result.prices[0], marker=".", label="price $S_k$")
+    if paths is None:
+        top.plot(times, result.prices[0], marker=".", label="price $S_k$")
+    else:
+        market_times = (np.arange(paths.prices.shape[1]) - paths.warmup) * tau
+        top.plot(market_times, paths.prices[0], marker=".", markersize=3,
+                 label="market price $S_k$")
+        top.plot(market_times, paths.efficient_prices[0], color="black", linewidth=1,
+                 label="efficient price $F_k$")
+        for axes in (top, middle, bottom):
+            axes.axvspan(market_times[0], 0.0, color="grey", alpha=0.08)
+        top.text(market_times[0], 1.0, " warm-up (no order)", transform=top.get_xaxis_transform(),
+                 va="top", fontsize="small", color="grey")
     top.scatter(steps, result.fills[0], color="tab:red", marker="x", label="fill $\\tilde S_k$")
-    top.axhline(config.market.price, color="grey", linestyle=":", label="arrival price $S_0$")
+    top.axhline(result.prices[0, 0], color="grey", linestyle=":", label="arrival price $S_0$")
     top.set_ylabel("price (currency per share)")
     top.set_title(f"{config.strategy.name}: implementation shortfall {result.shortfall[0]:,.2f} "
                   f"currency ({result.shortfall_bps[0]:.2f} bps), seed {config.seed}")
     panel_legend(top)
-    middle.step(steps, result.fields[0], where="pre", color="tab:purple", label="field $f_k$")
-    middle.set_ylabel("ensemble field (field units)")
+    if paths is None:
+        middle.step(steps, result.fields[0], where="pre", color="tab:purple",
+                    label="field $f_k$")
+        middle.set_ylabel("ensemble field (field units)")
+        count_times, counts_path = times, result.momentum_counts[0]
+    else:
+        middle.bar(market_times[1:], paths.flows[0], width=0.8 * tau, color="tab:purple",
+                   alpha=0.7, label="ensemble flow $Q_k$ (+ buys)")
+        middle.axhline(0.0, color="grey", linewidth=0.5)
+        middle.set_ylabel("ensemble flow (shares per step)")
+        count_times, counts_path = market_times, paths.momentum_counts[0]
     counts = middle.twinx()
-    counts.plot(times, result.momentum_counts[0], color="tab:green", alpha=0.6,
+    counts.plot(count_times, counts_path, color="tab:green", alpha=0.6,
                 label="momentum count $m_k$")
     counts.set_ylabel("momentum agents (count)")
     counts.grid(False)
     panel_legend(middle, counts)
     bottom.plot(times, result.holdings[0], marker=".", label="holdings $x_k$")
     trades = bottom.twinx()
-    trades.bar(steps, result.trades[0], width=0.6 * config.market.step_length,
-               color="tab:orange", alpha=0.5, label="trade $n_k$")
+    trades.bar(steps, result.trades[0], width=0.6 * tau, color="tab:orange", alpha=0.5,
+               label="trade $n_k$")
     trades.axhline(0.0, color="grey", linewidth=0.5)
     trades.set_ylabel("shares traded in the step")
     trades.grid(False)

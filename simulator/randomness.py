@@ -5,19 +5,24 @@ One root seed drives everything through numpy's SeedSequence; there is no global
 - Episodes are numbered 0, 1, 2, ... and grouped in blocks of BLOCK_SIZE; episode i
   lies in block b = i // BLOCK_SIZE at offset o = i % BLOCK_SIZE. A block is the unit
   of seeding, so results do not depend on how blocks are shared among workers.
-- Block b has three PCG64 streams, seeded by SeedSequence(root_seed, spawn_key=(b, j)),
-  i.e. the j-th child of the block's own sequence: j = 0 initial count, j = 1 ensemble,
-  j = 2 price noise.
+- Block b has PCG64 streams seeded by SeedSequence(root_seed, spawn_key=(b, j)), i.e. the
+  j-th child of the block's own sequence: j = 0 initial count, j = 1 ensemble, j = 2 price
+  noise, j = 3 momentum noise ζ (the order-flow market only, MODEL §6).
 - Every draw is one double from `Generator.random()` (one 64-bit output each), laid out
   episode by episode: episode o of a block owns
     initial  stream: the draw at position o                      (1 per episode),
     ensemble stream: positions [o·N·D, (o+1)·N·D), step-major      (D per step),
     noise    stream: positions [o·N, (o+1)·N)                      (1 per step),
+    momentum stream: positions [o·N, (o+1)·N)                      (1 per step),
   where N is the number of steps and D the ensemble's draws per step (M micro-updates
   for the Kirman rule, 1 for the random-walk rule). Any episode is reached directly by
   `advance`, without generating its predecessors.
-- The Gaussian shock of step k is ξ_k = Φ⁻¹(max(u_k, 2⁻⁵⁴)) (inverse normal CDF), so it
-  too costs exactly one draw.
+- In the order-flow market N counts every step the market runs, the W warm-up steps
+  (numbered 1-W..0) first and then the order's steps 1..N_order: an episode's draws of
+  warm-up step 1-W come first in its range. In the field-drift market (MODEL §2) there is no
+  warm-up, N is the order's steps and the momentum stream is never read.
+- The Gaussian shocks of step k, ξ_k and ζ_k, are Φ⁻¹(max(u_k, 2⁻⁵⁴)) (inverse normal CDF),
+  so each too costs exactly one draw.
 
 Because a draw's meaning depends only on (root seed, episode, step), every strategy
 and every parameter value of a study sees the same random numbers for the same episode
@@ -35,7 +40,7 @@ from acsim.strategies import validation
 from acsim.strategies.errors import ParameterError
 
 BLOCK_SIZE = 4096
-INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM = 0, 1, 2
+INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM, MOMENTUM_STREAM = 0, 1, 2, 3
 SMALLEST_UNIFORM = 2.0**-54
 
 
@@ -44,11 +49,13 @@ class EpisodeDraws:
     """The draws of a run of consecutive episodes (leading axis: episodes).
 
     initial: (E,) uniforms.  ensemble: (E, N, D) uniforms.  noise: (E, N) standard normals.
+    momentum: (E, N) standard normals ζ of the order-flow market (None when not drawn).
     """
 
     initial: np.ndarray
     ensemble: np.ndarray
     noise: np.ndarray
+    momentum: np.ndarray | None = None
 
 
 def validate_seed(seed: object) -> int:
@@ -77,11 +84,23 @@ def initial_uniforms(root_seed: int, block: int, first: int, count: int) -> np.n
     return stream(root_seed, block, INITIAL_STREAM, first).random(count)
 
 
-def noise_shocks(root_seed: int, block: int, steps: int, first: int, count: int) -> np.ndarray:
-    """Standard normal shocks ξ of the episodes, shape (count, steps)."""
+def normal_shocks(root_seed: int, block: int, kind: int, steps: int, first: int,
+                  count: int) -> np.ndarray:
+    """Standard normal shocks of stream `kind` for the episodes, shape (count, steps)."""
     _check_range(first, count)
-    uniforms = stream(root_seed, block, NOISE_STREAM, first * steps).random(count * steps)
+    uniforms = stream(root_seed, block, kind, first * steps).random(count * steps)
     return ndtri(np.maximum(uniforms, SMALLEST_UNIFORM)).reshape(count, steps)
+
+
+def noise_shocks(root_seed: int, block: int, steps: int, first: int, count: int) -> np.ndarray:
+    """Standard normal price shocks ξ of the episodes, shape (count, steps)."""
+    return normal_shocks(root_seed, block, NOISE_STREAM, steps, first, count)
+
+
+def momentum_shocks(root_seed: int, block: int, steps: int, first: int,
+                    count: int) -> np.ndarray:
+    """Standard normal momentum-noise shocks ζ of the episodes, shape (count, steps)."""
+    return normal_shocks(root_seed, block, MOMENTUM_STREAM, steps, first, count)
 
 
 def ensemble_stream(root_seed: int, block: int, steps: int, draws_per_step: int,
@@ -92,17 +111,22 @@ def ensemble_stream(root_seed: int, block: int, steps: int, draws_per_step: int,
 
 
 def block_draws(root_seed: int, block: int, steps: int, draws_per_step: int,
-                first: int = 0, count: int = BLOCK_SIZE) -> EpisodeDraws:
-    """All draws of episodes first..first+count-1 of a block (offsets within the block)."""
+                first: int = 0, count: int = BLOCK_SIZE, momentum: bool = False) -> EpisodeDraws:
+    """All draws of episodes first..first+count-1 of a block (offsets within the block);
+    momentum: also the momentum-noise shocks ζ (the order-flow market)."""
     _check_range(first, count)
     ensemble = ensemble_stream(root_seed, block, steps, draws_per_step, first).random(
         count * steps * draws_per_step).reshape(count, steps, draws_per_step)
     return EpisodeDraws(initial_uniforms(root_seed, block, first, count), ensemble,
-                        noise_shocks(root_seed, block, steps, first, count))
+                        noise_shocks(root_seed, block, steps, first, count),
+                        momentum_shocks(root_seed, block, steps, first, count)
+                        if momentum else None)
 
 
-def episode_draws(root_seed: int, episode: int, steps: int, draws_per_step: int) -> EpisodeDraws:
+def episode_draws(root_seed: int, episode: int, steps: int, draws_per_step: int,
+                  momentum: bool = False) -> EpisodeDraws:
     """The draws of one episode (leading axis of length 1)."""
     episode = validation.integer("episode", episode, 0)
     block, offset = divmod(episode, BLOCK_SIZE)
-    return block_draws(root_seed, block, steps, draws_per_step, first=offset, count=1)
+    return block_draws(root_seed, block, steps, draws_per_step, first=offset, count=1,
+                       momentum=momentum)

@@ -1,7 +1,9 @@
 """Episode results and their summary statistics.
 
 Arrays carry a leading episodes axis. Per step k = 1..N: fill S̃_k, field f_k, trade n_k;
-per time t_0..t_N: price S_k, momentum count m_k, holdings x_k.
+per time t_0..t_N: price S_k, momentum count m_k, holdings x_k. The order-flow market (MODEL
+§6) adds its whole path, warm-up steps 1-W..0 included (`MarketPaths`); its field is the flow's
+f_k = γ·Q_k/τ.
 """
 
 from __future__ import annotations
@@ -16,8 +18,26 @@ from acsim.strategies.parameters import ExecutionProblem
 
 
 @dataclass(frozen=True)
+class MarketPaths:
+    """The order-flow market's path, by market step j = 0..W+N (order step k = j - W):
+    prices S_{-W}..S_N and efficient prices F_{-W}..F_N, (E, W+N+1); flows Q_{1-W}..Q_N
+    (shares, + buys) and fields f = γ·Q/τ, (E, W+N); momentum counts m_{-W}..m_N, (E, W+N+1)."""
+
+    warmup: int
+    prices: np.ndarray
+    efficient_prices: np.ndarray
+    flows: np.ndarray
+    fields: np.ndarray
+    momentum_counts: np.ndarray
+
+
+@dataclass(frozen=True)
 class EpisodeResults:
-    """Paths and realised implementation shortfall of one or more episodes."""
+    """Paths and realised implementation shortfall of one or more episodes.
+
+    In the order-flow market `fields` are the flow's f_k = γ·Q_k/τ and `market` holds the whole
+    path, warm-up included; the arrival price S_0 is the price after the warm-up.
+    """
 
     prices: np.ndarray           # (E, N+1) S_0..S_N
     fills: np.ndarray            # (E, N)   S̃_1..S̃_N
@@ -27,33 +47,55 @@ class EpisodeResults:
     trades: np.ndarray           # (E, N)   n_1..n_N
     shortfall: np.ndarray        # (E,) currency
     shortfall_bps: np.ndarray    # (E,) basis points of arrival notional
+    market: MarketPaths | None = None  # the order-flow market's whole path
 
     @classmethod
     def from_paths(cls, problem: ExecutionProblem, *, prices: np.ndarray, fills: np.ndarray,
                    fields: np.ndarray, momentum_counts: np.ndarray, holdings: np.ndarray,
-                   trades: np.ndarray) -> EpisodeResults:
-        shortfall = market.implementation_shortfall(problem, trades, fills)
+                   trades: np.ndarray, market_paths: MarketPaths | None = None
+                   ) -> EpisodeResults:
+        arrival = prices[:, 0]
+        shortfall = market.implementation_shortfall(problem, trades, fills, arrival)
         return cls(prices, fills, fields, momentum_counts.astype(np.int64), holdings, trades,
-                   shortfall, market.shortfall_bps(problem, shortfall))
+                   shortfall, market.shortfall_bps(problem, shortfall, arrival), market_paths)
 
     @property
     def episodes(self) -> int:
         return self.shortfall.shape[0]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per episode and time t_0..t_N (step-0 rows have no trade or fill)."""
-        episodes, points = self.prices.shape
+        """One row per episode and time t_0..t_N (step-0 rows have no trade or fill).
+
+        In the order-flow market the rows start at the warm-up, steps -W..N (warm-up steps
+        trade 0 shares and fill nothing; step -W, the initial state, has no flow), with the
+        columns efficient_price and ensemble_flow (Q_k, shares) added.
+        """
+        paths = self.market
+        if paths is None:
+            prices, counts, fields = self.prices, self.momentum_counts, self.fields
+            fills, holdings, trades, first = self.fills, self.holdings, self.trades, 0
+        else:
+            prices, counts, fields = paths.prices, paths.momentum_counts, paths.fields
+            first = -paths.warmup
+            waiting = np.zeros((self.episodes, paths.warmup))
+            fills = np.hstack([waiting + np.nan, self.fills])
+            holdings = np.hstack([waiting + self.holdings[:, :1], self.holdings])
+            trades = np.hstack([waiting, self.trades])
+        episodes, points = prices.shape
         pad = np.full((episodes, 1), np.nan)
         frame = pd.DataFrame({
             "episode": np.repeat(np.arange(episodes), points),
-            "step": np.tile(np.arange(points), episodes),
-            "price": self.prices.ravel(),
-            "fill_price": np.hstack([pad, self.fills]).ravel(),
-            "field": np.hstack([pad, self.fields]).ravel(),
-            "momentum_count": self.momentum_counts.ravel(),
-            "holdings": self.holdings.ravel(),
-            "trade": np.hstack([pad, self.trades]).ravel(),
+            "step": np.tile(np.arange(first, first + points), episodes),
+            "price": prices.ravel(),
+            "fill_price": np.hstack([pad, fills]).ravel(),
+            "field": np.hstack([pad, fields]).ravel(),
+            "momentum_count": counts.ravel(),
+            "holdings": holdings.ravel(),
+            "trade": np.hstack([pad, trades]).ravel(),
         })
+        if paths is not None:
+            frame["efficient_price"] = paths.efficient_prices.ravel()
+            frame["ensemble_flow"] = np.hstack([pad, paths.flows]).ravel()
         frame["shortfall"] = np.repeat(self.shortfall, points)
         return frame
 

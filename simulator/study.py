@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from acsim.agents.policies import POLICIES, StrategyParameters, policy_label
 from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig, describe_object
-from acsim.simulator.randomness import BLOCK_SIZE, noise_shocks
+from acsim.simulator.randomness import BLOCK_SIZE, momentum_shocks, noise_shocks
 from acsim.simulator.statistics import paired_difference, summarise_chunks
 from acsim.simulator.vectorised import ensemble_paths, execute
 from acsim.strategies.errors import ParameterError
@@ -129,10 +129,12 @@ class Study:
             if len(values) == 0:
                 raise ParameterError(f"sweep {key!r} needs at least one value")
         cases = self.cases()
-        shapes = {(c.config.market.steps, c.config.ensemble.draws_per_step) for c in cases}
+        shapes = {(c.config.market.steps, c.config.warmup, c.config.ensemble.draws_per_step)
+                  for c in cases}
         if len(shapes) > 1:
-            raise ParameterError("all cases of a study must share steps and the ensemble's "
-                                 "draws per step (agents, switching) for common random numbers")
+            raise ParameterError("all cases of a study must share steps, the warm-up (feedback "
+                                 "and order_flow.warmup) and the ensemble's draws per step "
+                                 "(agents, switching) for common random numbers")
 
     def points(self) -> list[dict]:
         grid = [{}]
@@ -198,11 +200,12 @@ def _policy(case: Case) -> object:
 
 def ignores_field(case: Case, policy: object) -> bool:
     """True when the ensemble cannot change this case's results: the market's coupling is 0
-    (the field moves no price) and the policy is a built-in one that says it ignores the field
-    (`uses_field` False after start). Any other policy, a subclass of a built-in among them,
-    is given the real field."""
+    (the field moves no price), the ensemble does not trade (field-drift market) and the policy
+    is a built-in one that says it ignores the field (`uses_field` False after start). Any other
+    policy, a subclass of a built-in among them, is given the real field."""
     built_in = type(policy) in POLICIES.values()
-    return (case.config.extended.coupling == 0.0 and built_in
+    return (case.config.extended.coupling == 0.0 and not case.config.order_flow_market
+            and built_in
             and not getattr(policy, "uses_field", True))
 
 
@@ -215,8 +218,10 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
     started = time.perf_counter()
     cases = study.cases()
     base = study.base
-    steps = base.market.steps
+    steps = base.market_steps  # W + N: the warm-up of an order-flow market draws first
     noise = noise_shocks(base.seed, block, steps, 0, count)
+    momentum = (momentum_shocks(base.seed, block, steps, 0, count)
+                if any(case.config.order_flow_market for case in cases) else None)
     paths: dict = {}
     columns = {"episode": np.arange(block * BLOCK_SIZE, block * BLOCK_SIZE + count)}
     for index, case in enumerate(cases):
@@ -229,7 +234,8 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
             if key not in paths:
                 paths[key] = ensemble_paths(key, base.seed, block, steps, 0, count)
             counts = paths[key]
-        result = execute(case.config, policy, counts, noise)
+        result = execute(case.config, policy, counts, noise,
+                         momentum if case.config.order_flow_market else None)
         columns[f"shortfall_{index}"] = result.shortfall
         columns[f"final_holdings_{index}"] = result.holdings[:, -1]
     target = block_path(Path(out), block)

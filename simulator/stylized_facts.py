@@ -243,6 +243,29 @@ def autocorrelation(returns: SegmentedReturns, max_lag: int, absolute: bool = Fa
     Columns: lag, acf, pairs (n_ℓ), iid_band, bartlett_band, robust_band (the bands are
     half-widths around zero; see the module docstring for each null).
     """
+    z = _z(confidence)
+    rows = [(lag, products.mean() / variance, products.size,
+             math.sqrt(float(np.sum(products**2))) / (products.size * variance))
+            for lag, products, variance in _lag_products(returns, max_lag, absolute)]
+    frame = pd.DataFrame(rows, columns=["lag", "acf", "pairs", "robust_scale"])
+    earlier = np.concatenate([[0.0], np.cumsum(frame["acf"].to_numpy() ** 2)[:-1]])
+    frame["iid_band"] = z / np.sqrt(frame["pairs"])
+    frame["bartlett_band"] = z * np.sqrt((1.0 + 2.0 * earlier) / frame["pairs"])
+    frame["robust_band"] = np.nan if absolute else z * frame["robust_scale"]
+    return frame.drop(columns="robust_scale")
+
+
+def acf_values(returns: SegmentedReturns, max_lag: int, absolute: bool = False) -> np.ndarray:
+    """ρ̂(1..max_lag) of r (or |r|) as in `autocorrelation`, without bands (for moments);
+    shorter if no segment reaches max_lag."""
+    return np.array([products.mean() / variance
+                     for _, products, variance in _lag_products(returns, max_lag, absolute)])
+
+
+def _lag_products(returns: SegmentedReturns, max_lag: int, absolute: bool
+                  ) -> Iterator[tuple[int, np.ndarray, float]]:
+    """(lag, products x̃_t·x̃_{t+lag} of the pairs inside one segment, Σx̃²/n) for lags
+    1..max_lag until a lag has no pair; x̃ = x − pooled mean."""
     max_lag = validation.integer("max_lag", max_lag, 1)
     values = np.abs(returns.values) if absolute else returns.values
     centred = values - values.mean()
@@ -250,22 +273,11 @@ def autocorrelation(returns: SegmentedReturns, max_lag: int, absolute: bool = Fa
     if variance == 0.0:
         raise ParameterError("returns are constant: autocorrelation is undefined")
     ids = returns.segment_ids
-    z = _z(confidence)
-    rows = []
     for lag in range(1, max_lag + 1):
         valid = ids[:-lag] == ids[lag:]
-        pairs = int(valid.sum())
-        if pairs == 0:
-            break
-        products = (centred[:-lag] * centred[lag:])[valid]
-        rows.append((lag, products.mean() / variance, pairs,
-                     math.sqrt(float(np.sum(products**2))) / (pairs * variance)))
-    frame = pd.DataFrame(rows, columns=["lag", "acf", "pairs", "robust_scale"])
-    earlier = np.concatenate([[0.0], np.cumsum(frame["acf"].to_numpy() ** 2)[:-1]])
-    frame["iid_band"] = z / np.sqrt(frame["pairs"])
-    frame["bartlett_band"] = z * np.sqrt((1.0 + 2.0 * earlier) / frame["pairs"])
-    frame["robust_band"] = np.nan if absolute else z * frame["robust_scale"]
-    return frame.drop(columns="robust_scale")
+        if not valid.any():
+            return
+        yield lag, (centred[:-lag] * centred[lag:])[valid], variance
 
 
 def power_law_fit(lags: Sequence[float], acf: Sequence[float]) -> tuple[float, float]:

@@ -4,22 +4,43 @@ It is the same model as the Mesa engine (simulator/model.py), not an approximati
 consumes the same draws of simulator/randomness.py in the same way, calls the same price engine
 (`PriceEngine`), the same switching rule and the same policies, so any episode replays exactly
 in Mesa. The ensemble needs only the momentum count m: the switching rule's `count_paths` is
-the count-level twin of the Mesa agents' updates (for the Kirman rule a compiled kernel).
+the count-level twin of the Mesa agents' updates (for the Kirman rule a compiled kernel). In
+the order-flow market (MODEL §6) the ensemble's flow is computed from the counts and the prices
+(`acsim.simulator.order_flow_market.OrderFlowState`), the same per-type sums the Mesa agents
+send, and the warm-up runs when the batch is built.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from acsim.agents.policies import ExecutionPolicy, Observation, checked_trades, read_only
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.market import PriceEngine
-from acsim.simulator.randomness import BLOCK_SIZE, ensemble_stream, initial_uniforms, noise_shocks
+from acsim.simulator.order_flow_market import OrderFlowState
+from acsim.simulator.randomness import (
+    BLOCK_SIZE,
+    ensemble_stream,
+    initial_uniforms,
+    momentum_shocks,
+    noise_shocks,
+)
 from acsim.simulator.results import EpisodeResults
 from acsim.strategies import ensemble, validation
 from acsim.strategies.ensemble import EnsembleParameters
 
-CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a time
+CHUNK_EPISODES = 512  # ensemble draws are generated at most this many episodes at a time
+CHUNK_DRAWS = 1 << 17  # ... and about this many uniforms at a time (1 MB: stays in cache)
+MINIMUM_CHUNK = 32  # but never fewer episodes (the count kernel's inner loop runs over them)
+
+
+def chunk_episodes(steps: int, draws_per_step: int) -> int:
+    """Episodes whose ensemble uniforms are generated and counted together: small enough for
+    the uniforms to stay in cache (long order-flow episodes: 70 steps of 100 agents are 7,000
+    uniforms each), large enough for the kernel's loop over episodes."""
+    return min(CHUNK_EPISODES, max(MINIMUM_CHUNK, CHUNK_DRAWS // (steps * draws_per_step)))
 
 
 def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, steps: int,
@@ -30,39 +51,76 @@ def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, s
     initial = ensemble.initial_count(parameters, initial_uniforms(root_seed, block, first, count))
     draws = parameters.draws_per_step
     generator = ensemble_stream(root_seed, block, steps, draws, first)
-    buffer = np.empty(min(count, CHUNK_EPISODES) * steps * draws)
-    for start in range(0, count, CHUNK_EPISODES):
-        size = min(CHUNK_EPISODES, count - start)
+    chunk = chunk_episodes(steps, draws)
+    buffer = np.empty(min(count, chunk) * steps * draws)
+    for start in range(0, count, chunk):
+        size = min(chunk, count - start)
         uniforms = generator.random(out=buffer[: size * steps * draws]).reshape(size, steps, draws)
         parameters.rule.count_paths(initial[start:start + size], uniforms, parameters.agents,
                                     counts[start:start + size])
     return counts
 
 
+@dataclass(frozen=True)
+class MarketDraws:
+    """The draws of E episodes in the engine's terms: momentum counts m (E, W + N + 1), price
+    shocks ξ (E, W + N) and, in the order-flow market, momentum shocks ζ (E, W + N); W = 0 in
+    the field-drift market."""
+
+    counts: np.ndarray
+    noise: np.ndarray
+    momentum: np.ndarray | None = None
+
+
+def market_draws(config: SimulationConfig, block: int, first: int, count: int,
+                 counts: np.ndarray | None = None) -> MarketDraws:
+    """The draws of episodes block·BLOCK_SIZE + first .. + count - 1 over the market's W + N
+    steps (counts: already simulated paths to use instead of the ensemble's)."""
+    steps = config.market_steps
+    if counts is None:
+        counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
+    momentum = (momentum_shocks(config.seed, block, steps, first, count)
+                if config.order_flow_market else None)
+    return MarketDraws(counts, noise_shocks(config.seed, block, steps, first, count), momentum)
+
+
 class MarketBatch:
     """E episodes of the market advancing together, one step at a time (leading episodes axis).
 
-    Built from the episodes' momentum-count paths (E, N + 1) and price shocks (E, N); `execute`
-    and the Gymnasium environment drive it: `observation()` is what the executing agent sees
-    before step k, `advance(trades)` fills the trades and moves the price. In the last step the
-    remaining holdings are traded whatever is passed, so every order completes.
+    Built from the episodes' momentum-count paths (E, W + N + 1), price shocks (E, W + N) and,
+    in the order-flow market, momentum shocks ζ (E, W + N) (W = 0 warm-up steps in the
+    field-drift market); `execute` and the Gymnasium environment drive it: `observation()` is
+    what the executing agent sees before step k, `advance(trades)` fills the trades and moves
+    the price. In the last step the remaining holdings are traded whatever is passed, so every
+    order completes. The order-flow market's warm-up runs here, before the first observation.
     """
 
-    def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray) -> None:
+    def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray,
+                 momentum: np.ndarray | None = None) -> None:
         self.config = config
         self.counts = counts
         self.noise = noise
-        self.episodes, self.steps = noise.shape
+        self.momentum = momentum
+        self.warmup = config.warmup
+        self.episodes = noise.shape[0]
         problem = config.market
+        self.steps = problem.steps
         self.engine = PriceEngine(problem, config.extended, config.impact.impact, self.episodes)
-        self.fields = ensemble.field(config.ensemble, counts[:, 1:])
+        # the field the executing agent sees: the count field f = α0·(2m - M)/M (in the
+        # order-flow market too: the agent sees m_k, not the flow Q_k)
+        self.count_fields = ensemble.field(config.ensemble, counts[:, 1:])
+        self.fields = self.count_fields[:, self.warmup:]
+        self.flow = OrderFlowState(config, self.episodes) if config.order_flow_market else None
         self.prices = np.empty((self.episodes, self.steps + 1))
         self.holdings = np.empty((self.episodes, self.steps + 1))
         self.trades = np.empty((self.episodes, self.steps))
         self.fills = np.empty((self.episodes, self.steps))
-        self.prices[:, 0] = self.engine.price
         self.holdings[:, 0] = problem.shares
-        self.completed = 0  # steps done
+        waiting, held = np.zeros(self.episodes), self.holdings[:, 0]
+        for step in range(self.warmup):  # no order: n = 0, holdings X
+            self._move(step + 1, waiting, held)
+        self.prices[:, 0] = self.engine.price
+        self.completed = 0  # order steps done
 
     @property
     def done(self) -> bool:
@@ -74,11 +132,24 @@ class MarketBatch:
         return self.completed == self.steps - 1
 
     def observation(self) -> Observation:
-        """What the executing agent sees before the next step k (MODEL.md §2, item 2)."""
+        """What the executing agent sees before the next step k (MODEL.md §2, item 2; §6,
+        item 4: x_{k-1}, m_k and S_{k-1}, never F or Q_k)."""
         k = self.completed + 1
         return Observation(k, self.steps - k + 1, read_only(self.holdings[:, k - 1]),
                            read_only(self.engine.price), read_only(self.fields[:, k - 1]),
-                           read_only(self.counts[:, k]), read_only(self.trades[:, : k - 1]))
+                           read_only(self.counts[:, self.warmup + k]),
+                           read_only(self.trades[:, : k - 1]))
+
+    def _move(self, step: int, trade: np.ndarray, holdings_after: np.ndarray) -> np.ndarray:
+        """Market step `step` (1..W+N, warm-up first): the flow, if any, and the price move."""
+        shock, field = self.noise[:, step - 1], self.count_fields[:, step - 1]
+        if self.flow is None:
+            return self.engine.advance(trade, holdings_after, field, shock)
+        flow = self.flow.flow(self.counts[:, step], self.momentum[:, step - 1])
+        price = self.engine.advance(trade, holdings_after, field, shock,
+                                    self.flow.price_move(flow))
+        self.flow.record(flow, price, shock)
+        return price
 
     def advance(self, trades: np.ndarray | None) -> np.ndarray:
         """Step k: fill `trades` (E,), move the price; returns the fills S̃_k."""
@@ -88,30 +159,36 @@ class MarketBatch:
         self.trades[:, k - 1] = trade
         self.fills[:, k - 1] = self.engine.fill(trade)
         self.holdings[:, k] = held - trade
-        self.prices[:, k] = self.engine.advance(trade, self.holdings[:, k], self.fields[:, k - 1],
-                                                self.noise[:, k - 1])
+        self.prices[:, k] = self._move(self.warmup + k, trade, self.holdings[:, k])
         self.completed = k
         return self.fills[:, k - 1]
 
     def results(self) -> EpisodeResults:
-        return EpisodeResults.from_paths(self.config.market, prices=self.prices, fills=self.fills,
-                                         fields=self.fields, momentum_counts=self.counts,
-                                         holdings=self.holdings, trades=self.trades)
+        warmup, problem = self.warmup, self.config.market
+        if self.flow is None:
+            return EpisodeResults.from_paths(problem, prices=self.prices, fills=self.fills,
+                                             fields=self.fields, momentum_counts=self.counts,
+                                             holdings=self.holdings, trades=self.trades)
+        paths = self.flow.paths(self.counts)
+        return EpisodeResults.from_paths(
+            problem, prices=self.prices, fills=self.fills, fields=paths.fields[:, warmup:],
+            momentum_counts=self.counts[:, warmup:], holdings=self.holdings,
+            trades=self.trades, market_paths=paths)
 
 
 def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarray,
-            noise: np.ndarray) -> EpisodeResults:
-    """Run the executing agent and the price engine over given count paths and shocks."""
-    return drive(MarketBatch(config, counts, noise), policy)
+            noise: np.ndarray, momentum: np.ndarray | None = None) -> EpisodeResults:
+    """Run the executing agent and the price engine over given count paths and shocks
+    (momentum: the order-flow market's momentum shocks ζ)."""
+    return drive(MarketBatch(config, counts, noise, momentum), policy)
 
 
 def market_batch(config: SimulationConfig, block: int, first: int = 0,
                  count: int = BLOCK_SIZE) -> MarketBatch:
     """The market of episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed,
     with their draws, before step 1 (the one place that knows which draws a batch needs)."""
-    steps = config.market.steps
-    counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
-    return MarketBatch(config, counts, noise_shocks(config.seed, block, steps, first, count))
+    draws = market_draws(config, block, first, count)
+    return MarketBatch(config, draws.counts, draws.noise, draws.momentum)
 
 
 def drive(batch: MarketBatch, policy: ExecutionPolicy) -> EpisodeResults:

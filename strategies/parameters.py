@@ -25,10 +25,12 @@ from acsim.strategies.declarations import (
     POSITIVE,
     Allowed,
     check_parameters,
+    choice,
     integer,
     parameter,
 )
 from acsim.strategies.errors import ParameterError
+from acsim.strategies.order_flow import FEEDBACKS, FIELD_DRIFT
 
 SELL = 1
 BUY = -1
@@ -76,6 +78,10 @@ class ExecutionProblem:
                              help="α, the exogenous price drift")
     side: int = parameter(SELL, unit="", allowed=SIDE,
                           help="sell or buy; a buy is the mirror image of a sell")
+    feedback: str = parameter(
+        FIELD_DRIFT, unit="", allowed=choice(*FEEDBACKS),
+        help="field-drift (MODEL §2: the ensemble's count sets a price drift, it never trades) "
+             "or order-flow (MODEL §6: the ensemble trades; see [order_flow])")
 
     def __post_init__(self) -> None:
         check_parameters(self)

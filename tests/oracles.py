@@ -159,3 +159,49 @@ def verdict_rule(low: float, high: float, sign: int) -> str:
     if high < 0 or low == high == 0:
         return "does not hold"
     return "cannot tell"
+
+
+def order_flow_recursion(*, price: float, drift: float, volatility: float, step_length: float,
+                         permanent_impact: float, half_spread: float, temporary_impact: float,
+                         side: int, agents: int, momentum_size: float, reversion_size: float,
+                         lookback: int, momentum_sensitivity: float,
+                         reversion_sensitivity: float, momentum_noise: float, warmup: int,
+                         counts, trades, noise, momentum_shocks) -> dict:
+    """MODEL §6 step by step, written from the text with plain Python floats and loops.
+
+    Market steps j = 1..W+N (order step k = j - W); counts m_0..m_{W+N} (m_0 = the count
+    before the first warm-up step), trades n_1..n_N of the order, shocks ξ and ζ per market
+    step. With σ = 0 the signal tanh(β·x/(σ·…)) is taken at its limit sgn(β·x). Returns the
+    market prices S_{-W}..S_N, efficient prices, flows Q_{1-W}..Q_N, fills S̃_1..S̃_N and IS
+    (side·(X·S_0 - Σ n_k S̃_k), X = Σ n_k).
+    """
+    def respond(difference, scale, sensitivity):
+        if scale == 0.0:
+            return float(np.sign(sensitivity * difference))
+        return math.tanh(sensitivity * difference / scale)
+
+    prices, efficient, flows, fills = [price], [price], [], []
+    total = warmup + len(trades)
+    for j in range(1, total + 1):
+        m = counts[j]
+        previous = prices[j - 1]
+        back = prices[max(j - 1 - lookback, 0)]
+        trend = respond(previous - back, volatility * math.sqrt(lookback * step_length),
+                        momentum_sensitivity)
+        mispricing = respond(previous - efficient[j - 1], volatility * math.sqrt(step_length),
+                             reversion_sensitivity)
+        flow = (m * momentum_size * trend
+                + momentum_size * momentum_noise * math.sqrt(m) * momentum_shocks[j - 1]
+                - (agents - m) * reversion_size * mispricing)
+        flows.append(flow)
+        trade = trades[j - warmup - 1] if j > warmup else 0.0
+        if j > warmup:
+            fills.append(previous - side * (half_spread * np.sign(trade)
+                                            + temporary_impact / step_length * trade))
+        move = drift * step_length + volatility * math.sqrt(step_length) * noise[j - 1]
+        prices.append(previous + move + permanent_impact * (flow - side * trade))
+        efficient.append(efficient[j - 1] + move)
+    arrival = prices[warmup]
+    shortfall = side * (sum(trades) * arrival - sum(n * s for n, s in zip(trades, fills)))
+    return {"prices": np.array(prices), "efficient_prices": np.array(efficient),
+            "flows": np.array(flows), "fills": np.array(fills), "shortfall": shortfall}

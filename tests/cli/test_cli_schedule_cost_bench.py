@@ -111,3 +111,14 @@ def test_bench_reports_rates_and_ratios_measured_in_one_run(capsys):
 def test_bench_rejects_an_unknown_case(capsys):
     code, _, err = run(capsys, "bench", "--cases", "paper,warp-drive")
     assert code == 2 and "warp-drive" in err
+
+
+def test_bench_order_flow_case_runs_and_is_compared_with_the_paper_case(capsys):
+    code, out, _ = run(capsys, "bench", "--cases", "paper,order-flow", "--episodes", "4096",
+                       "--mesa-episodes", "4", "--naive-episodes", "1", "--workers", "1")
+    assert code == 0
+    lines = [line for line in out.splitlines()
+             if line.startswith("order-flow ") and "/" not in line]
+    assert {line.split()[1] for line in lines} == {"fast", "fast-one-process", "mesa",
+                                                   "naive-cvxpy"}
+    assert "order-flow / paper (fast-one-process):" in out

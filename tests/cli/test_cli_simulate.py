@@ -206,3 +206,61 @@ def test_episode_json_matches_run_episode(capsys):
     assert len(report["path"]) == 11
     np.testing.assert_allclose([row["price"] for row in report["path"]], result.prices[0],
                                rtol=1e-12)
+
+
+ORDER_FLOW_FLAGS = ["--feedback", "order-flow", "--steps", "6", "--horizon", "6", "--warmup",
+                    "4", "--lookback", "2", "--momentum-size", "3", "--reversion-size", "4",
+                    "--momentum-sensitivity", "0.8", "--reversion-sensitivity", "1.2",
+                    "--momentum-noise", "5", "--agents", "10", "--seed", "9"]
+
+
+def order_flow_config():
+    return SimulationConfig().replace(
+        market={"feedback": "order-flow", "steps": 6, "horizon": 6.0},
+        order_flow={"warmup": 4, "lookback": 2, "momentum_size": 3.0, "reversion_size": 4.0,
+                    "momentum_sensitivity": 0.8, "reversion_sensitivity": 1.2,
+                    "momentum_noise": 5.0},
+        ensemble={"agents": 10}, simulation={"seed": 9})
+
+
+def test_order_flow_episode_json_lists_every_step_warm_up_included(capsys):
+    """Steps -W..N; today's keys plus efficient_price and ensemble_flow (Q_k, shares); warm-up
+    steps trade 0 and fill nothing; the field is γ·Q_k/τ."""
+    code, out, err = run_cli(capsys, ["episode", *ORDER_FLOW_FLAGS, "--episode", "2",
+                                      "--format", "json"])
+    assert code == 0, err
+    report = json.loads(out)
+    path = report["path"]
+    result = run_episode(order_flow_config(), 2)
+    paths = result.market
+    assert [row["step"] for row in path] == list(range(-4, 7))
+    assert set(path[0]) == {"step", "price", "fill_price", "field", "momentum_count",
+                            "holdings", "trade", "efficient_price", "ensemble_flow"}
+    np.testing.assert_allclose([row["price"] for row in path], paths.prices[0], rtol=1e-12)
+    np.testing.assert_allclose([row["efficient_price"] for row in path],
+                               paths.efficient_prices[0], rtol=1e-12)
+    assert path[0]["ensemble_flow"] is None and path[0]["trade"] is None
+    # the JSON carries 10 decimals
+    np.testing.assert_allclose([row["ensemble_flow"] for row in path[1:]], paths.flows[0],
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose([row["field"] for row in path[1:]],
+                               1e-4 * paths.flows[0] / 1.0, rtol=0, atol=1e-9)
+    assert all(row["trade"] == 0.0 and row["fill_price"] is None for row in path[1:5])
+    assert all(row["fill_price"] is not None for row in path[5:])
+    assert report["shortfall"] == pytest.approx(float(result.shortfall[0]), rel=1e-12)
+    np.testing.assert_allclose(1000.0 * paths.prices[0, 4] - sum(
+        row["trade"] * row["fill_price"] for row in path[5:]), report["shortfall"], rtol=1e-9)
+
+
+def test_order_flow_episode_plot_and_table(tmp_path, capsys):
+    target = tmp_path / "order_flow.png"
+    code, out, err = run_cli(capsys, ["episode", *ORDER_FLOW_FLAGS, "--plot", str(target)])
+    assert code == 0, err
+    assert target.read_bytes()[:8] == PNG_SIGNATURE
+    assert "efficient_price" in out and "ensemble_flow" in out
+    assert out.count("\n") >= 12  # 11 rows (steps -4..6) and the header lines
+
+
+def test_order_flow_rejects_a_market_coupling(capsys):
+    code, out, err = run_cli(capsys, ["episode", *ORDER_FLOW_FLAGS, "--coupling", "0.01"])
+    assert code == 2 and "coupling must be 0 in the order-flow market" in err

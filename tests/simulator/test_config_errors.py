@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acsim.simulator.config import SimulationConfig, load_config
+from acsim.simulator.config import SimulationConfig, config_toml, load_config
 from acsim.simulator.model import run_episode
 from acsim.strategies.errors import ParameterError
 
@@ -128,3 +128,19 @@ def test_overrides_are_validated_like_files():
         SimulationConfig().replace(ensemble={"herding": 2.0})
     with pytest.raises(ParameterError, match="bogus"):
         SimulationConfig().replace(market={"bogus": 1.0})
+
+
+def test_a_configuration_written_to_toml_reads_back_equal(tmp_path):
+    """config_toml is the inverse of load_config: every table, nested beliefs, strategy
+    options with a list, the order-flow tables and a buy side survive the round trip."""
+    config = SimulationConfig().replace(
+        market={"feedback": "order-flow", "side": "buy", "drift": -0.003},
+        order_flow={"warmup": 9, "momentum_sensitivity": 0.25},
+        ensemble={"initial": 7, "switching": "random-walk"},
+        beliefs={"extended": {"coupling": 0.01}, "market": {"permanent_impact": 2e-4}},
+        strategy={"name": "vwap", "volume_profile": [1.0, 2.0] * 10},
+        simulation={"seed": 2**40, "episodes": 17})
+    path = tmp_path / "config.toml"
+    path.write_text(config_toml(config))
+    assert load_config(path) == config
+    assert load_config(path) != config.replace(order_flow={"warmup": 10})

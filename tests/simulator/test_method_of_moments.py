@@ -193,3 +193,24 @@ def test_bounded_transforms_round_trip():
     for item, value in ((Parameter("a", 0.3, -1.0, 1.0), -0.999), (Parameter("b", 2.0, 0.0), 1e-6),
                         (Parameter("c", -2.0, upper=0.0), -5.0), (Parameter("d", 3.0), -7.5)):
         assert item.from_free(item.to_free(value)) == pytest.approx(value, rel=1e-9)
+
+
+def test_a_parameter_s_units_do_not_make_the_fit_look_unidentified():
+    """The same AR(1) fit with σ given in millionths (θ = 1e6·σ): GᵀWG's raw condition number
+    grows by 1e12, yet the parameters are as identified as before. Estimates and standard
+    errors scale by exactly the unit change (the search runs in log σ, steps are relative)."""
+    data = path([0.5], 1.0, np.random.SeedSequence(8))
+    observed, covariance = data_moments(data, seed=8)
+
+    def in_millionths(parameters, sequence):
+        return simulate(np.array([parameters[0], parameters[1] * 1e-6]), sequence)
+
+    units = [PARAMETERS[0], Parameter("volatility", 0.5e6, 0.0)]
+    plain = estimate(simulate, PARAMETERS, observed, covariance, NAMES, simulations=5, seed=7)
+    scaled = estimate(in_millionths, units, observed, covariance, NAMES, simulations=5, seed=7)
+    assert "singular" not in scaled.message
+    assert np.linalg.cond(scaled.jacobian.T @ scaled.weighting @ scaled.jacobian) > 1e12
+    for name, factor in (("persistence", 1.0), ("volatility", 1e6)):
+        assert scaled.estimates[name] == pytest.approx(factor * plain.estimates[name], rel=1e-6)
+        assert scaled.standard_errors[name] == pytest.approx(
+            factor * plain.standard_errors[name], rel=1e-4)
