@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from acsim.agents.policies import Beliefs, Observation, RecedingHorizon
+from acsim.experiments.benchmark_timing import cpu_model
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 from acsim.simulator.study import Study, run_study
@@ -160,15 +161,8 @@ def machine() -> dict:
     import numba
     import scipy
 
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return {"date": datetime.date.today().isoformat(), "platform": platform.platform(),
-            "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
             "mesa": mesa.__version__, "cvxpy": cvxpy.__version__}
 

@@ -156,7 +156,7 @@ class RegimePlanner:
         integers in 0..R-1 (the regime of the current step), drift (E, m) or (m,) with m the
         remaining steps. Elementwise products and sums (no BLAS)."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         regime = self._regime(regime)
         return (np.asarray(holdings, dtype=float) * self.holding_gain[remaining, regime]
                 + np.sum(drift * self.drift_gain[remaining, regime, :remaining], axis=-1))
@@ -166,7 +166,7 @@ class RegimePlanner:
         """W_m(x, s): the optimal expected objective from holdings x in regime s with the drift
         a_1..a_m (batched as in first_trade), the constants ½γx² + εx excluded."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         regime = self._regime(regime)
         holdings = np.asarray(holdings, dtype=float)
         batch = np.broadcast_shapes(holdings.shape, regime.shape, drift.shape[:-1])
@@ -188,13 +188,6 @@ class RegimePlanner:
         """Σ_s' P[s, s']·values[..., s'] for every s (regimes on the last axis); elementwise
         products and sums, no BLAS."""
         return np.sum(self.transition * values[..., None, :], axis=-1)
-
-    def _remaining(self, drift: np.ndarray) -> int:
-        remaining = drift.shape[-1] if drift.ndim else 0
-        if not 1 <= remaining <= self.steps:
-            raise ParameterError(f"drift must have 1..{self.steps} values on its last axis "
-                                 f"(the remaining steps), got shape {drift.shape}")
-        return remaining
 
     def _regime(self, regime: np.ndarray) -> np.ndarray:
         regime = np.asarray(regime)

@@ -262,7 +262,7 @@ class TransientPlanner:
         """First trade for drift a_1..a_m and past displacement v_1..v_m of shape (..., m)
         (m = remaining steps <= steps); elementwise products and sums, no BLAS."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         trade = (np.asarray(holdings, dtype=float) * self.holding_gain[remaining]
                  + np.sum(drift * self.drift_gain[remaining], axis=-1))
         if past_displacement is not None:
@@ -275,7 +275,7 @@ class TransientPlanner:
         """Optimal x_0..x_m for every episode: holdings (E,) or scalar, drift and past
         displacement (E, m) or (m,). Returns (E, m+1) (or (m+1,) for one unbatched episode)."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         start = np.asarray(holdings, dtype=float)
         single = start.ndim == 0 and drift.ndim == 1
         past = (np.zeros_like(drift) if past_displacement is None
@@ -289,12 +289,6 @@ class TransientPlanner:
                     self.step_length, self.urgency, path)
         return path[0] if single else path.reshape(shape[:-1] + (remaining + 1,))
 
-    def _remaining(self, drift: np.ndarray) -> int:
-        remaining = drift.shape[-1] if drift.ndim else 0
-        if not 1 <= remaining <= self.steps:
-            raise ParameterError(f"drift must have 1..{self.steps} values on its last axis "
-                                 f"(the remaining steps), got shape {drift.shape}")
-        return remaining
 
 
 @numba.njit(cache=True, error_model="numpy")
