@@ -1,6 +1,6 @@
 """Validated simulation parameters, loadable from TOML, from flags or from keywords.
 
-A configuration file has up to seven tables, each optional; unknown tables or keys and
+A configuration file has up to eight tables, each optional; unknown tables or keys and
 out-of-range values are rejected with the offending name:
 
     [market]      # the order and the market: shares, horizon, steps, price, volatility,
@@ -8,10 +8,14 @@ out-of-range values are rejected with the offending name:
     [extended]    # coupling, self_alpha: the market's true feedback terms
     [ensemble]    # agents, field_scale, switching, switch_to_momentum,
                   # switch_to_mean_reversion, herding, step_probability, initial
-    [impact]      # model
+    [impact]      # model (linear, power), exponent, coefficient, transient (none,
+                  # exponential, power-law), transient_impact, resilience, transient_exponent,
+                  # transient_time (MODEL §7)
+    [regimes]     # model (none, markov), volatilities, transition, initial (MODEL §8)
     [strategy]    # name and the policy's options (forecast, no_buyback, volume_profile)
     [beliefs]     # what the strategy believes, where it differs from the market, e.g.
-                  # beliefs.extended.coupling = 0.0 (tables market, extended, ensemble, impact)
+                  # beliefs.extended.coupling = 0.0 (tables market, extended, ensemble, impact,
+                  # regimes)
     [simulation]  # episodes, seed
 
 Every key is declared once, with its unit and range, on its parameter class (see
@@ -24,6 +28,7 @@ plausible magnitude: price 100, σ = 0.1 per √step, η = 0.002, γ = 1e-4, ε 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +43,11 @@ from acsim.strategies.declarations import (
     integer,
     parameter,
 )
-from acsim.strategies.ensemble import EnsembleParameters, SwitchingRule
+from acsim.strategies.ensemble import EnsembleParameters
 from acsim.strategies.errors import ParameterError
-from acsim.strategies.impact import ImpactModel, ImpactParameters
+from acsim.strategies.impact import ImpactParameters
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
+from acsim.strategies.regimes import RegimeParameters
 
 DEFAULT_MARKET = ExecutionProblem(
     shares=1000.0, horizon=20.0, steps=20, price=100.0, volatility=0.1, half_spread=0.01,
@@ -54,6 +60,7 @@ SECTIONS = {
     "extended": ExtendedParameters,
     "ensemble": EnsembleParameters,
     "impact": ImpactParameters,
+    "regimes": RegimeParameters,
 }
 
 # What a strategy may believe differently from the market (order facts and the trader's own
@@ -64,6 +71,7 @@ BELIEF_FIELDS = {
     "ensemble": ("field_scale", "switching", "switch_to_momentum", "switch_to_mean_reversion",
                  "herding", "step_probability"),
     "impact": tuple(f.name for f in dataclasses.fields(ImpactParameters)),
+    "regimes": ("model", "volatilities", "transition"),
 }
 
 
@@ -110,6 +118,7 @@ class SimulationConfig:
     extended: ExtendedParameters = field(default_factory=ExtendedParameters)
     ensemble: EnsembleParameters = field(default_factory=EnsembleParameters)
     impact: ImpactParameters = field(default_factory=ImpactParameters)
+    regimes: RegimeParameters = field(default_factory=RegimeParameters)
     strategy: StrategyParameters = field(default_factory=StrategyParameters)
     beliefs: dict = field(default_factory=dict)
     episodes: int = parameter(1000, unit="episodes", allowed=integer(1),
@@ -120,14 +129,30 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         check_parameters(self)
         check_belief_table(self.beliefs)
+        try:
+            self.impact.impact.check(self.market)
+        except ParameterError as error:
+            raise ParameterError(f"[impact] {error}") from None
         beliefs = self.planning_beliefs()  # every believed value validated here, at the boundary
+        try:
+            beliefs.impact.check(beliefs.market)
+        except ParameterError as error:
+            raise ParameterError(f"[beliefs.impact] {error}") from None
+        market_regimes = self.regimes.regimes
+        if beliefs.regimes is not None and (market_regimes is None
+                                            or market_regimes.count != beliefs.regimes.count):
+            raise ParameterError(
+                f"[beliefs.regimes] a strategy that believes in {beliefs.regimes.count} "
+                "volatility regimes needs a market with as many (it observes the market's "
+                "regime); the market has "
+                + ("none" if market_regimes is None else str(market_regimes.count)))
         policy = self.strategy.build()
         if hasattr(policy, "validate"):
             policy.validate(beliefs)
 
     def __hash__(self) -> int:
-        return hash((self.market, self.extended, self.ensemble, self.impact, self.strategy,
-                     freeze(self.beliefs), self.episodes, self.seed))
+        return hash((self.market, self.extended, self.ensemble, self.impact, self.regimes,
+                     self.strategy, freeze(self.beliefs), self.episodes, self.seed))
 
     def planning_beliefs(self) -> Beliefs:
         """What the strategy believes: the market, with the [beliefs] table applied."""
@@ -141,7 +166,7 @@ class SimulationConfig:
             except ParameterError as error:
                 raise ParameterError(f"[beliefs.{name}] {error}") from None
         return Beliefs(tables["market"], tables["extended"], tables["ensemble"],
-                       tables["impact"].impact)
+                       tables["impact"].impact, tables["regimes"].regimes)
 
     def started_policy(self, policy: object = None) -> object:
         """`policy` (default: a new one of the [strategy] table), started with its beliefs."""
@@ -167,11 +192,15 @@ class SimulationConfig:
 
 def _plain(value: object) -> object:
     """A TOML/JSON-able value: components of your own are written by their repr."""
-    if isinstance(value, (SwitchingRule, ImpactModel)):
-        return repr(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return repr(value)  # a component of your own (switching rule, impact model, kernel)
 
 
 def check_belief_table(beliefs: object) -> None:

@@ -7,6 +7,9 @@ Each step k = 1..N:
   3. the trade fills at S̃_k (the impact model; MODEL §2: S_{k-1} - side·(ε·sgn n_k + η·n_k/τ));
      x_k = x_{k-1} - n_k;
   4. the price moves: S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k + the trade's own move (-side·γ·n_k).
+With volatility regimes (MODEL §8) the episode's regime path s_1..s_N is drawn from its own
+stream (the same function as the vectorised engine's); the executing agent sees s_k before
+trading and σ = σ_{s_k} in step k.
 
 Build it from a configuration or from keyword parameters named like the command-line flags,
 which is how Mesa's own tools (`mesa.batch_run`, SolaraViz) drive a model:
@@ -39,8 +42,9 @@ from acsim.agents.policies import ExecutionPolicy
 from acsim.agents.traders import EnsembleTrader, ExecutingAgent
 from acsim.simulator.config import SimulationConfig, config_from_keywords
 from acsim.simulator.market import PriceEngine
-from acsim.simulator.randomness import episode_draws
+from acsim.simulator.randomness import BLOCK_SIZE, episode_draws, regime_paths
 from acsim.simulator.results import EpisodeResults
+from acsim.simulator.vectorised import regime_volatilities
 from acsim.strategies import ensemble
 from acsim.strategies.ensemble import KirmanRule, RandomWalkRule
 
@@ -67,6 +71,10 @@ class ExecutionMarket(mesa.Model):
         problem = config.market
         self.draws = episode_draws(config.seed, episode, problem.steps,
                                    config.ensemble.draws_per_step)
+        block, offset = divmod(episode, BLOCK_SIZE)
+        regimes = regime_paths(config.regimes, config.seed, block, problem.steps, offset, 1)
+        self.regimes, self.volatilities = regime_volatilities(config, regimes,
+                                                              (1, problem.steps))
         count = int(ensemble.initial_count(config.ensemble, self.draws.initial)[0])
         self.momentum_traders = [EnsembleTrader(self, True) for _ in range(count)]
         self.mean_reversion_traders = [
@@ -165,13 +173,15 @@ class ExecutionMarket(mesa.Model):
         self.update_ensemble(self.draws.ensemble[0, k - 1])
         count = self.declared_momentum_count()
         self.field = float(ensemble.field(self.config.ensemble, count))
-        trade = self.executor.decide(k, problem.steps, self.price, self.field, count)
+        trade = self.executor.decide(k, problem.steps, self.price, self.field, count,
+                                     int(self.regimes[0, k - 1]))
         trades = np.array([trade])
         self.fill_price = float(self.engine.fill(trades)[0])
         self.executor.holdings -= trade
         self.trade = trade
         self.engine.advance(trades, np.array([self.executor.holdings]), np.array([self.field]),
-                            self.draws.noise[0, k - 1:k])
+                            self.draws.noise[0, k - 1:k],
+                            None if self.volatilities is None else self.volatilities[:, k - 1])
         self.datacollector.collect(self)
         if k == problem.steps:
             self.running = False
@@ -187,6 +197,7 @@ class ExecutionMarket(mesa.Model):
             momentum_counts=frame["momentum_count"].to_numpy()[None, :],
             holdings=frame["holdings"].to_numpy()[None, :],
             trades=frame["trade"].to_numpy()[None, 1:],
+            regimes=None if self.volatilities is None else self.regimes,
         )
 
 

@@ -5,14 +5,17 @@ One root seed drives everything through numpy's SeedSequence; there is no global
 - Episodes are numbered 0, 1, 2, ... and grouped in blocks of BLOCK_SIZE; episode i
   lies in block b = i // BLOCK_SIZE at offset o = i % BLOCK_SIZE. A block is the unit
   of seeding, so results do not depend on how blocks are shared among workers.
-- Block b has three PCG64 streams, seeded by SeedSequence(root_seed, spawn_key=(b, j)),
+- Block b has four PCG64 streams, seeded by SeedSequence(root_seed, spawn_key=(b, j)),
   i.e. the j-th child of the block's own sequence: j = 0 initial count, j = 1 ensemble,
-  j = 2 price noise.
+  j = 2 price noise, j = 3 volatility regimes (drawn only when the market has regimes, so the
+  other streams, and every result without regimes, are what they were before it existed).
 - Every draw is one double from `Generator.random()` (one 64-bit output each), laid out
   episode by episode: episode o of a block owns
     initial  stream: the draw at position o                      (1 per episode),
     ensemble stream: positions [o·N·D, (o+1)·N·D), step-major      (D per step),
     noise    stream: positions [o·N, (o+1)·N)                      (1 per step),
+    regime   stream: positions [o·N, (o+1)·N)                      (1 per step: the first
+                     gives step 1's regime, the k-th the move into step k's regime),
   where N is the number of steps and D the ensemble's draws per step (M micro-updates
   for the Kirman rule, 1 for the random-walk rule). Any episode is reached directly by
   `advance`, without generating its predecessors.
@@ -33,9 +36,10 @@ from scipy.special import ndtri
 
 from acsim.strategies import validation
 from acsim.strategies.errors import ParameterError
+from acsim.strategies.regimes import RegimeParameters
 
 BLOCK_SIZE = 4096
-INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM = 0, 1, 2
+INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM, REGIME_STREAM = 0, 1, 2, 3
 SMALLEST_UNIFORM = 2.0**-54
 
 
@@ -82,6 +86,17 @@ def noise_shocks(root_seed: int, block: int, steps: int, first: int, count: int)
     _check_range(first, count)
     uniforms = stream(root_seed, block, NOISE_STREAM, first * steps).random(count * steps)
     return ndtri(np.maximum(uniforms, SMALLEST_UNIFORM)).reshape(count, steps)
+
+
+def regime_paths(parameters: RegimeParameters, root_seed: int, block: int, steps: int,
+                 first: int, count: int) -> np.ndarray | None:
+    """Regimes s_1..s_N of the episodes, shape (count, steps), from the regime stream (one
+    uniform per step); None when the market has no regimes (nothing is drawn)."""
+    _check_range(first, count)
+    if parameters.regimes is None:
+        return None
+    uniforms = stream(root_seed, block, REGIME_STREAM, first * steps).random(count * steps)
+    return parameters.paths(uniforms.reshape(count, steps))
 
 
 def ensemble_stream(root_seed: int, block: int, steps: int, draws_per_step: int,

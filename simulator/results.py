@@ -1,7 +1,8 @@
 """Episode results and their summary statistics.
 
-Arrays carry a leading episodes axis. Per step k = 1..N: fill S̃_k, field f_k, trade n_k;
-per time t_0..t_N: price S_k, momentum count m_k, holdings x_k.
+Arrays carry a leading episodes axis. Per step k = 1..N: fill S̃_k, field f_k, trade n_k (and
+the volatility regime s_k when the market has regimes); per time t_0..t_N: price S_k, momentum
+count m_k, holdings x_k.
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ class EpisodeResults:
     trades: np.ndarray           # (E, N)   n_1..n_N
     shortfall: np.ndarray        # (E,) currency
     shortfall_bps: np.ndarray    # (E,) basis points of arrival notional
+    regimes: np.ndarray | None = None  # (E, N) s_1..s_N with volatility regimes, else None
 
     @classmethod
     def from_paths(cls, problem: ExecutionProblem, *, prices: np.ndarray, fills: np.ndarray,
                    fields: np.ndarray, momentum_counts: np.ndarray, holdings: np.ndarray,
-                   trades: np.ndarray) -> EpisodeResults:
+                   trades: np.ndarray, regimes: np.ndarray | None = None) -> EpisodeResults:
         shortfall = market.implementation_shortfall(problem, trades, fills)
         return cls(prices, fills, fields, momentum_counts.astype(np.int64), holdings, trades,
-                   shortfall, market.shortfall_bps(problem, shortfall))
+                   shortfall, market.shortfall_bps(problem, shortfall), regimes)
 
     @property
     def episodes(self) -> int:
@@ -54,6 +56,8 @@ class EpisodeResults:
             "holdings": self.holdings.ravel(),
             "trade": np.hstack([pad, self.trades]).ravel(),
         })
+        if self.regimes is not None:
+            frame["regime"] = np.hstack([np.full((episodes, 1), -1), self.regimes]).ravel()
         frame["shortfall"] = np.repeat(self.shortfall, points)
         return frame
 

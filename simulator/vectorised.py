@@ -14,10 +14,17 @@ import numpy as np
 from acsim.agents.policies import ExecutionPolicy, Observation
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.market import PriceEngine
-from acsim.simulator.randomness import BLOCK_SIZE, ensemble_stream, initial_uniforms, noise_shocks
+from acsim.simulator.randomness import (
+    BLOCK_SIZE,
+    ensemble_stream,
+    initial_uniforms,
+    noise_shocks,
+    regime_paths,
+)
 from acsim.simulator.results import EpisodeResults
 from acsim.strategies import ensemble
 from acsim.strategies.ensemble import EnsembleParameters
+from acsim.strategies.errors import ParameterError
 
 CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a time
 
@@ -41,17 +48,21 @@ def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, s
 class MarketBatch:
     """E episodes of the market advancing together, one step at a time (leading episodes axis).
 
-    Built from the episodes' momentum-count paths (E, N + 1) and price shocks (E, N); `execute`
-    and the Gymnasium environment drive it: `observation()` is what the executing agent sees
-    before step k, `advance(trades)` fills the trades and moves the price. In the last step the
-    remaining holdings are traded whatever is passed, so every order completes.
+    Built from the episodes' momentum-count paths (E, N + 1), price shocks (E, N) and, when the
+    market has volatility regimes, their regime paths s_1..s_N (E, N) (`randomness.regime_paths`;
+    step k's shock is scaled by σ_{s_k}); `execute` and the Gymnasium environment drive it:
+    `observation()` is what the executing agent sees before step k, `advance(trades)` fills the
+    trades and moves the price. In the last step the remaining holdings are traded whatever is
+    passed, so every order completes.
     """
 
-    def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray) -> None:
+    def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray,
+                 regimes: np.ndarray | None = None) -> None:
         self.config = config
         self.counts = counts
         self.noise = noise
         self.episodes, self.steps = noise.shape
+        self.regimes, self.volatilities = regime_volatilities(config, regimes, noise.shape)
         problem = config.market
         self.engine = PriceEngine(problem, config.extended, config.impact.impact, self.episodes)
         self.fields = ensemble.field(config.ensemble, counts[:, 1:])
@@ -76,7 +87,8 @@ class MarketBatch:
         """What the executing agent sees before the next step k (MODEL.md §2, item 2)."""
         k = self.completed + 1
         return Observation(k, self.steps - k + 1, self.holdings[:, k - 1], self.engine.price,
-                           self.fields[:, k - 1], self.counts[:, k], self.trades[:, : k - 1])
+                           self.fields[:, k - 1], self.counts[:, k], self.trades[:, : k - 1],
+                           self.regimes[:, k - 1])
 
     def advance(self, trades: np.ndarray | None) -> np.ndarray:
         """Step k: fill `trades` (E,), move the price; returns the fills S̃_k."""
@@ -86,21 +98,41 @@ class MarketBatch:
         self.trades[:, k - 1] = trade
         self.fills[:, k - 1] = self.engine.fill(trade)
         self.holdings[:, k] = held - trade
-        self.prices[:, k] = self.engine.advance(trade, self.holdings[:, k], self.fields[:, k - 1],
-                                                self.noise[:, k - 1])
+        self.prices[:, k] = self.engine.advance(
+            trade, self.holdings[:, k], self.fields[:, k - 1], self.noise[:, k - 1],
+            None if self.volatilities is None else self.volatilities[:, k - 1])
         self.completed = k
         return self.fills[:, k - 1]
 
     def results(self) -> EpisodeResults:
-        return EpisodeResults.from_paths(self.config.market, prices=self.prices, fills=self.fills,
-                                         fields=self.fields, momentum_counts=self.counts,
-                                         holdings=self.holdings, trades=self.trades)
+        return EpisodeResults.from_paths(
+            self.config.market, prices=self.prices, fills=self.fills, fields=self.fields,
+            momentum_counts=self.counts, holdings=self.holdings, trades=self.trades,
+            regimes=None if self.volatilities is None else self.regimes)
+
+
+def regime_volatilities(config: SimulationConfig, regimes: np.ndarray | None,
+                        shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(regime paths (E, N), σ_{s_k} (E, N)) of a market with volatility regimes, or (zeros,
+    None) without (σ is then the market's); a market with regimes needs its regime paths."""
+    chain = config.regimes.regimes
+    if chain is None:
+        if regimes is not None:
+            raise ParameterError("regime paths were given for a market without regimes "
+                                 "([regimes] model = none)")
+        return np.zeros(shape, dtype=np.int64), None
+    if regimes is None or regimes.shape != shape:
+        raise ParameterError(f"a market with volatility regimes needs their paths s_1..s_N, "
+                             f"shape {shape} (randomness.regime_paths), got "
+                             f"{None if regimes is None else regimes.shape}")
+    return regimes, np.asarray(chain.volatilities)[regimes]
 
 
 def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarray,
-            noise: np.ndarray) -> EpisodeResults:
-    """Run the executing agent and the price engine over given count paths and shocks."""
-    batch = MarketBatch(config, counts, noise)
+            noise: np.ndarray, regimes: np.ndarray | None = None) -> EpisodeResults:
+    """Run the executing agent and the price engine over given count paths, shocks and (with
+    volatility regimes) regime paths."""
+    batch = MarketBatch(config, counts, noise, regimes)
     while not batch.done:
         batch.advance(None if batch.last_step else policy.trades(batch.observation()))
     return batch.results()
@@ -113,4 +145,5 @@ def simulate_block(config: SimulationConfig, block: int, first: int = 0,
     steps = config.market.steps
     counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
     return execute(config, config.started_policy(policy),
-                   counts, noise_shocks(config.seed, block, steps, first, count))
+                   counts, noise_shocks(config.seed, block, steps, first, count),
+                   regime_paths(config.regimes, config.seed, block, steps, first, count))
