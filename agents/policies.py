@@ -323,7 +323,8 @@ class ExtendedAC(RecedingHorizon):
     self-alpha and a forecast of the field."""
 
     forecast: str = parameter("persistent", unit="", allowed=choice(*FORECASTS),
-                              help="extended strategy's field forecast: persistent (the "
+                              help="extended and regime-aware strategies' field forecast: "
+                                   "persistent (the "
                                    "current field), model (the count chain's exact "
                                    "conditional mean) or none")
     believes_feedback = True
@@ -426,11 +427,12 @@ class StrategyParameters:
 
     @property
     def label(self) -> str:
-        """A short readable name: 'extended/model', 'ac-adaptive+no-buyback', ..."""
+        """A short readable name: 'extended/model', 'regime-aware/none',
+        'ac-adaptive+no-buyback', ..."""
         options = dict(self.options)
         label = self.name
-        if self.name == "extended":
-            label += "/" + options.pop("forecast", "persistent")
+        if "forecast" in options:
+            label += "/" + options.pop("forecast")
         if options.pop("no_buyback", False):
             label += "+no-buyback"
         options.pop("volume_profile", None)

@@ -78,6 +78,7 @@ TITLES = {
     "extended": "feedback terms of the market (MODEL.md §2)",
     "ensemble": "ensemble (MODEL.md §4)",
     "impact": "impact model (MODEL.md §2, §7)",
+    "regimes": "volatility regimes (MODEL.md §8)",
     "strategy": "strategy",
     "simulation": "run",
 }

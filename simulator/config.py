@@ -86,8 +86,9 @@ STRATEGY_NAME = Declared("name", "extended", Declaration(
                              "one of " + ", ".join(POLICIES) + " or package.module:Class",
                              tuple(POLICIES), extensible=True),
     help="execution strategy: twap, vwap, ac-static (planned once), ac-adaptive (re-solved "
-         "every step, ignores the field and self-alpha), extended (re-solved every step), or a "
-         "policy of your own as package.module:Class", flag="--strategy"))
+         "every step, ignores the field and self-alpha), extended (re-solved every step), "
+         "regime-aware (dynamic programme over volatility regimes), or a policy of your own as "
+         "package.module:Class; each plans under the impact model it believes", flag="--strategy"))
 
 
 def strategy_options() -> list[Declared]:

@@ -301,7 +301,7 @@ class ImpactParameters:
     model: str | ImpactModel = parameter(
         "linear", unit="", allowed=MODEL, flag="--impact",
         help="temporary impact: linear (MODEL §2, the market's temporary_impact η) or power "
-             "(MODEL §7: η_p·sgn(n)·|n/τ|^β); both with the market's half_spread and "
+             "(MODEL §7: η_p·sgn(n)·abs(n/τ)^β); both with the market's half_spread and "
              "permanent_impact; or an impact model of your own as package.module:NAME")
     exponent: float = parameter(
         0.6, unit="", allowed=EXPONENT, flag="--impact-exponent",

@@ -140,7 +140,9 @@ def check_positive_definite(kernel: DecayKernel, step_length: float, steps: int)
             f"Γ_kj = G(|k-j|·{step_length!r}) of {steps} steps has a leading minor of order "
             f"{failed_at + 1} that is not positive (Cholesky pivot <= 0 in floating point), so "
             "a round trip could earn money (price manipulation, Gatheral 2010). Use a convex "
-            "decreasing kernel such as ExponentialKernel or PowerLawKernel"
+            "decreasing kernel such as ExponentialKernel or PowerLawKernel that decays visibly "
+            "over the horizon (one that barely decays, e.g. a tiny resilience, makes Γ "
+            "numerically singular)"
         )
 
 
