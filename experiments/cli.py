@@ -41,7 +41,11 @@ COMMANDS = {
     "coupling-study": ("acsim.experiments.coupling_study",
                        "does anticipating other traders' flow pay, and where?", "experiment"),
     "frontier": ("acsim.experiments.frontier",
-                 "the Almgren-Chriss efficient frontier, analytic and simulated", "experiment"),
+                 "the efficient frontier of every impact model, analytic and simulated",
+                 "experiment"),
+    "impact-study": ("acsim.experiments.impact_study",
+                     "the cost of planning with the wrong impact or volatility model",
+                     "experiment"),
 }
 
 DESCRIPTION = ("Optimal trade execution: Almgren-Chriss, self-alpha and ensemble coupling. "
