@@ -7,7 +7,9 @@ in the file, and T = all its bars (78) or the first --steps of them.
 1. Calibration (acsim.simulator.market_data, time unit = one bar, τ = 1) on the full sessions
    before that day (the day itself if there are none, flagged as in-sample): σ per bar,
    daily volume, half spread ε = spread/2 (default spread 1 bp of price: no quotes), and the
-   Almgren-Chriss rules of thumb for η and γ.
+   Almgren-Chriss rules of thumb for η and γ; beside them (calibration.csv only) the ATHL
+   power-law temporary impact η_p·v^β from the same σ and daily volume (--athl-exponent β,
+   default 0.6), with the temporary cost per share of both at the order's TWAP rate.
 2. Signals (§5.1) over the day's window: ensemble proxy sign(close − open)·volume and
    self-alpha proxy MA3 − MA10 of close, each smoothed (trailing 3-bar mean) and z-scored
    over the window; Figure 3 analogue.
@@ -439,7 +441,7 @@ def report(calibration_row: dict, results: pd.DataFrame, schedules: pd.DataFrame
 
 def run(bars: pd.DataFrame, out: str | Path, quick: bool = False,
         settings: Settings | None = None, source: str = "bars",
-        layout: str = "in memory") -> ExperimentOutput:
+        layout: str = "in memory", athl_exponent: float = 0.6) -> ExperimentOutput:
     """The whole experiment on `bars` (tz-aware, validated); writes tables, figures, report."""
     settings = settings or Settings()
     market_data.validate_bars(bars, source)
@@ -480,6 +482,14 @@ def run(bars: pd.DataFrame, out: str | Path, quick: bool = False,
         "kappa_horizon": almgren_chriss.kappa(problem) * problem.horizon,
         "trade_cost": parameters.trade_cost, "variance": parameters.variance,
         "penalty": parameters.penalty, "signal_scale": scale}
+    athl = market_data.athl_impact(history, athl_exponent, volatility=calibration.volatility,
+                                   daily_volume=calibration.daily_volume,
+                                   bars_per_day=calibration.bars_per_day)
+    calibration_row.update({
+        "athl_exponent": athl.exponent, "athl_coefficient": athl.coefficient,
+        "athl_daily_volatility": athl.daily_volatility,
+        "athl_cost_per_share_at_twap": athl.cost_per_share(shares / steps),
+        "linear_cost_per_share_at_twap": calibration.temporary_impact * shares / steps})
     output = ExperimentOutput(out)
     output.table("calibration", pd.DataFrame([calibration_row]))
     for name, frame in tables.items():
@@ -522,6 +532,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spread-bps", type=float, default=market_data.DEFAULT_SPREAD_BPS,
                         help="assumed spread in bps of price when --spread is not given "
                              "(default 1)")
+    parser.add_argument("--athl-exponent", type=float, default=0.6,
+                        help="β of the ATHL power-law impact reported beside the rules of "
+                             "thumb in calibration.csv (default 0.6)")
 
 
 def parse_day(text: str | None) -> datetime.date | None:
@@ -545,4 +558,4 @@ def main(args: argparse.Namespace) -> list[Path]:
         path = Path(args.csv)
     bars = market_data.load_bars(path, naive_timezone=args.naive_timezone)
     return run(bars, args.out, args.quick, settings, str(path),
-               market_data.detect_layout(path)).written
+               market_data.detect_layout(path), args.athl_exponent).written

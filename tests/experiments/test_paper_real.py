@@ -222,3 +222,18 @@ def test_real_files_end_to_end(tmp_path, path, sessions):
     assert calibration["calibration_sessions"] == sessions and not calibration["in_sample"]
     assert calibration["first_bar"] == "09:30" and calibration["last_bar"] == "15:55"
     assert calibration["bars_per_day"] == 78
+
+
+def test_athl_impact_is_reported_beside_the_rules_of_thumb(synthetic):
+    """calibration.csv: η_p = 0.142·σ_day/(V_day/B)^0.6 with σ_day = σ_bar·√B (price units),
+    and the temporary cost per share of both calibrations at the order's TWAP rate Q/T."""
+    c = synthetic["calibration"]
+    bars = c["bars_per_day"]
+    assert c["athl_exponent"] == 0.6
+    assert c["athl_daily_volatility"] == pytest.approx(c["volatility"] * np.sqrt(bars), rel=1e-12)
+    rate = c["shares"] / c["steps"]
+    expected = 0.142 * c["athl_daily_volatility"] * (rate * bars / c["daily_volume"]) ** 0.6
+    assert c["athl_cost_per_share_at_twap"] == pytest.approx(expected, rel=1e-12)
+    assert c["athl_coefficient"] * rate**0.6 == pytest.approx(expected, rel=1e-12)
+    assert c["linear_cost_per_share_at_twap"] == pytest.approx(c["temporary_impact"] * rate,
+                                                               rel=1e-12)
