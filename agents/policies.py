@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -206,7 +206,50 @@ class _Plan:
 
 
 @dataclass(kw_only=True)
-class RecedingHorizon:
+class FieldForecaster:
+    """What the planning policies share: the believed market and the planning drift
+    side·(α + coupling·f̂_k), with the field forecast f̂ of `forecast` ("none" unless a subclass
+    declares the option) and, when `believes_feedback`, the believed coupling and self-alpha."""
+
+    forecast = "none"
+    believes_feedback = False
+
+    def __post_init__(self) -> None:
+        check_parameters(self)
+
+    def start_forecast(self, beliefs: Beliefs) -> ExtendedParameters:
+        """Set up the planning drift (the believed market, coupling and field forecast);
+        returns the believed feedback terms the plan uses."""
+        self.market = beliefs.market
+        believed = beliefs.extended if self.believes_feedback else ExtendedParameters()
+        self.coupling = believed.coupling if self.forecast != "none" else 0.0
+        self.uses_field = self.coupling != 0.0
+        if self.forecast == "model":
+            # expected field s steps ahead for every current count: (steps, M + 1)
+            self.expected_field = ensemble.field(beliefs.ensemble, ensemble.expected_count_table(
+                beliefs.ensemble, beliefs.market.steps - 1))
+        return believed
+
+    def field_forecast(self, observation: Observation) -> np.ndarray:
+        """f̂ for the remaining steps, shape (episodes, remaining)."""
+        remaining = observation.remaining_steps
+        if self.forecast == "persistent":
+            return np.repeat(observation.field[:, None], remaining, axis=1)
+        if self.forecast == "model":
+            return self.expected_field[:remaining, observation.momentum_count].T
+        return np.zeros((observation.holdings.shape[0], remaining))
+
+
+def forecast_option() -> Any:
+    """The declared `forecast` option of the policies that forecast the field."""
+    return parameter("persistent", unit="", allowed=choice(*FORECASTS),
+                     help="extended and regime-aware strategies' field forecast: persistent "
+                          "(the current field), model (the count chain's exact conditional "
+                          "mean) or none")
+
+
+@dataclass(kw_only=True)
+class RecedingHorizon(FieldForecaster):
     """Re-solves its planning model from the current state every step, trades the first slice.
 
     The planner is the believed impact model's (`ImpactModel.planner`), given the order's own
@@ -221,11 +264,6 @@ class RecedingHorizon:
     no_buyback: bool = parameter(False, unit="", allowed=BOOLEAN,
                                  help="adaptive strategies never trade against the order "
                                       "(n_k >= 0; exact active set)")
-    forecast = "none"
-    believes_feedback = False
-
-    def __post_init__(self) -> None:
-        check_parameters(self)
 
     def start(self, beliefs: Beliefs) -> None:
         market = beliefs.market
@@ -235,19 +273,6 @@ class RecedingHorizon:
                         else beliefs.regimes.volatilities)
         self.plans = [self._plan(beliefs, market.risk_aversion * sigma**2 + believed.self_alpha)
                       for sigma in volatilities]
-
-    def start_forecast(self, beliefs: Beliefs) -> ExtendedParameters:
-        """Set up the planning drift (the believed market, coupling and field forecast);
-        returns the believed feedback terms the plan uses."""
-        self.market = beliefs.market
-        believed = beliefs.extended if self.believes_feedback else ExtendedParameters()
-        self.coupling = believed.coupling if self.forecast != "none" else 0.0
-        self.uses_field = self.coupling != 0.0
-        if self.forecast == "model":
-            # expected field s steps ahead for every current count: (steps, M + 1)
-            self.expected_field = ensemble.field(beliefs.ensemble, ensemble.expected_count_table(
-                beliefs.ensemble, beliefs.market.steps - 1))
-        return believed
 
     def _plan(self, beliefs: Beliefs, urgency: float) -> _Plan:
         """The believed impact model's planner for one urgency, with its precomputed field
@@ -268,15 +293,6 @@ class RecedingHorizon:
     def planner(self) -> object:
         """The planner (of the first believed regime)."""
         return self.plans[0].planner
-
-    def field_forecast(self, observation: Observation) -> np.ndarray:
-        """f̂ for the remaining steps, shape (episodes, remaining)."""
-        remaining = observation.remaining_steps
-        if self.forecast == "persistent":
-            return np.repeat(observation.field[:, None], remaining, axis=1)
-        if self.forecast == "model":
-            return self.expected_field[:remaining, observation.momentum_count].T
-        return np.zeros((observation.holdings.shape[0], remaining))
 
     def trades(self, observation: Observation) -> np.ndarray:
         if len(self.plans) == 1:
@@ -322,27 +338,23 @@ class ExtendedAC(RecedingHorizon):
     """Extended AC (MODEL.md §3b) re-solved every step with the believed coupling and
     self-alpha and a forecast of the field."""
 
-    forecast: str = parameter("persistent", unit="", allowed=choice(*FORECASTS),
-                              help="extended and regime-aware strategies' field forecast: "
-                                   "persistent (the "
-                                   "current field), model (the count chain's exact "
-                                   "conditional mean) or none")
+    forecast: str = forecast_option()
     believes_feedback = True
 
 
 @register_policy("regime-aware")
 @dataclass(kw_only=True)
-class RegimeAwareAC(ExtendedAC):
+class RegimeAwareAC(FieldForecaster):
     """Exact dynamic programme over the believed volatility regimes (MODEL §8, Almgren 2012):
     minimises expected cost plus λ·E[Σσ_{s_k}²τx_k²] knowing how regimes switch, re-planned
     every step from the current regime; with the believed feedback terms and field forecast of
     extended AC. Linear impact only; no no-buy-back version (the programme is unconstrained).
     With no believed regimes it is extended AC (one regime, σ = the believed volatility)."""
 
+    forecast: str = forecast_option()
+    believes_feedback = True
+
     def validate(self, beliefs: Beliefs) -> None:
-        if self.no_buyback:
-            raise ParameterError("strategy regime-aware has no no_buyback option: its dynamic "
-                                 "programme is unconstrained")
         if not isinstance(beliefs.impact, LinearImpact):
             raise PlanningError(f"strategy regime-aware plans under linear impact only, not "
                                 f"{beliefs.impact!r}; believe linear impact ([beliefs.impact] "

@@ -171,7 +171,8 @@ def test_studies_share_regime_paths_across_cases(tmp_path):
     ({"regimes": TWO, "beliefs": {"regimes": {"volatilities": [0.1, 0.2, 0.3],
                                               "transition": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}}},
      ["believes in 3", "has 2"]),
-    ({"strategy": {"name": "regime-aware", "no_buyback": True}}, ["no no_buyback"]),
+    ({"strategy": {"name": "regime-aware", "no_buyback": True}},
+     ["no_buyback applies to ac-adaptive, extended, not to 'regime-aware'"]),
 ])
 def test_bad_regime_settings_are_named(changes, words):
     with pytest.raises(ParameterError) as error:
