@@ -228,6 +228,9 @@ class FieldForecaster:
             # expected field s steps ahead for every current count: (steps, M + 1)
             self.expected_field = ensemble.field(beliefs.ensemble, ensemble.expected_count_table(
                 beliefs.ensemble, beliefs.market.steps - 1))
+            # the same table by count (M + 1, steps): one count's forecasts are one row, so a
+            # batch of forecasts is a contiguous (episodes, remaining) array (planners copy less)
+            self.expected_field_by_count = np.ascontiguousarray(self.expected_field.T)
         return believed
 
     def field_forecast(self, observation: Observation) -> np.ndarray:
@@ -236,7 +239,7 @@ class FieldForecaster:
         if self.forecast == "persistent":
             return np.repeat(observation.field[:, None], remaining, axis=1)
         if self.forecast == "model":
-            return self.expected_field[:remaining, observation.momentum_count].T
+            return self.expected_field_by_count[observation.momentum_count, :remaining]
         return np.zeros((observation.holdings.shape[0], remaining))
 
 
