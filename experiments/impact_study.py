@@ -328,7 +328,8 @@ def findings(summary: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
         worst = rows.loc[rows["risk_adjusted_difference"].idxmax()]
         flat = rows[rows["value"] == LOW_VOLATILITY].iloc[0]
         lines.append(
-            f"- **{planner} in a regime market.** With equal regimes (σ_high = "
+            f"- **{planner[0].upper() + planner[1:]} in a regime market.** With equal regimes "
+            f"(σ_high = "
             f"{LOW_VOLATILITY:g}) it is the programme ({flat['risk_adjusted_difference']:+.2g}); "
             f"its extra risk-adjusted cost reaches {_difference(worst)} at σ_high = "
             f"{worst['value']:g} ({100 * worst['relative_risk_adjusted']:.1f}%). "
@@ -359,12 +360,18 @@ def findings(summary: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
         "inventory longer to let the displacement decay, and the lower mean "
         f"({resilient.loc['transient planner', 'mean_is']:.1f} against "
         f"{resilient.loc['no-decay planner', 'mean_is']:.1f}) more than pays for it.")
+    concave = summary[(summary["panel"] == "power-law")
+                      & (summary["value"] == min(PANELS[0].values))].set_index("planner")
+    right, wrong = concave.loc[PANELS[0].planners[0].label], concave.loc[
+        PANELS[0].planners[1].label]
     lines.append(
-        "- **What the mean IS alone says.** A planner that takes less risk pays more impact: "
-        "where the right planner trades faster (more concave impact, the high-volatility "
-        "regime) its mean IS can be higher while its risk-adjusted cost is lower. The "
-        "risk-adjusted cost is the fair yardstick, because it is what each planner minimises; "
-        "the IS column is there so that a reader who does not share λ can judge.")
+        "- **What the mean IS alone says.** A planner that takes less risk pays more impact. At "
+        f"β = {min(PANELS[0].values):g} the power-law planner trades faster than the linear "
+        f"one: its mean IS is higher ({right['mean_is']:.1f} against {wrong['mean_is']:.1f}) "
+        f"and its standard deviation lower ({right['std_is']:.1f} against "
+        f"{wrong['std_is']:.1f}), and its risk-adjusted cost is lower. The risk-adjusted cost "
+        "is the fair yardstick, because it is what each planner minimises; the IS column is "
+        "there so that a reader with another risk aversion can judge.")
     return lines
 
 
