@@ -1,6 +1,6 @@
 """Impact models: how the trader's own trades move prices (MODEL.md §2; the extension point).
 
-An impact model is a small object with four parts, all in the order's own terms (`side` +1
+An impact model is a small object with these parts, all in the order's own terms (`side` +1
 sell, -1 buy; trades n > 0 go in the order's direction), arrays with a leading episodes axis:
 
 - `initial_state(problem, episodes)`: what the model remembers between steps, shape (E, S)
@@ -12,7 +12,9 @@ sell, -1 buy; trades n > 0 go in the order's direction), arrays with a leading e
 - `expected_shortfall(problem, holdings, drift, self_alpha)`: E of deterministic schedules
   under the model (the planning cost), and `planner(problem, urgency)`: the planner that is
   optimal under it (the hook the receding-horizon policies call). A model without a planner
-  raises `PlanningError` there, by name, so a policy never plans with a model it cannot solve.
+  raises `PlanningError` there, by name, so a policy never plans with a model it cannot solve;
+- optionally `check(problem)`: reject, with a `ParameterError`, parameters the model cannot
+  work with (the configuration calls it for the market and for what a strategy believes).
 
 `LinearImpact` is MODEL §2: S̃_k = S_{k-1} - side·(ε·sgn n_k + (η/τ)·n_k) and a permanent move
 -side·γ·n_k, with ε, η, γ from the market (`ExecutionProblem`).
