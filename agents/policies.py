@@ -374,7 +374,10 @@ class RegimeAwareAC(FieldForecaster):
 
     def trades(self, observation: Observation) -> np.ndarray:
         drift = planning_drift(self.market, self.coupling, self.field_forecast(observation))
-        return self.dynamic.first_trade(observation.holdings, observation.regimes(), drift)
+        # without believed regimes the programme has one regime, whatever the market shows
+        regime = (observation.regimes() if self.dynamic.regimes.count > 1
+                  else np.zeros(observation.holdings.shape[0], dtype=np.int64))
+        return self.dynamic.first_trade(observation.holdings, regime, drift)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -261,3 +261,18 @@ def test_static_schedule_under_a_believed_impact_model():
     np.testing.assert_allclose(schedule, trades_from_holdings(plan), atol=1e-5 * 1000.0)
     linear = trades_from_holdings(almgren_chriss.optimal_holdings(config.market))
     assert np.max(np.abs(schedule - linear)) > 1.0
+
+
+def test_regime_blind_programme_in_a_regime_market_is_regime_blind_adaptive_ac():
+    """Believing no regimes, the programme has one regime and ignores the regime it is shown:
+    it trades as regime-blind adaptive AC does."""
+    regimes = {"model": "markov", "volatilities": (0.05, 0.4),
+               "transition": ((0.9, 0.1), (0.2, 0.8))}
+    base = SimulationConfig(seed=4).replace(market={"steps": 10, "horizon": 10.0},
+                                            regimes=regimes,
+                                            beliefs={"regimes": {"model": "none"}})
+    aware = simulate_block(base.replace(strategy={"name": "regime-aware", "forecast": "none"}),
+                           0, 0, 100)
+    blind = simulate_block(base.replace(strategy={"name": "ac-adaptive"}), 0, 0, 100)
+    assert len(np.unique(aware.regimes)) == 2
+    np.testing.assert_allclose(aware.trades, blind.trades, rtol=0.0, atol=1e-9 * 1000.0)
