@@ -14,6 +14,8 @@ Oracles:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,22 @@ from acsim.simulator.vectorised import simulate_block
 from acsim.strategies.transient import ExponentialKernel
 from tests.oracles import price_shocks
 from tests.simulator.test_vectorised_replay import assert_replays
+
+THIS = "tests.simulator.test_impact_engines"
+
+
+@dataclass(frozen=True)
+class HyperbolicKernel:
+    """A kernel of our own, G(t) = G_0/(1 + t/t_0): convex and decreasing, so positive definite."""
+
+    transient_impact: float = 0.003
+    time_scale: float = 2.0
+
+    def values(self, times):
+        return self.transient_impact / (1.0 + np.asarray(times, dtype=float) / self.time_scale)
+
+
+HYPERBOLIC = HyperbolicKernel()
 
 MODELS = {
     "power-0.5": {"model": "power", "exponent": 0.5},
@@ -164,3 +182,18 @@ def test_mesa_replays_vectorised_episodes_under_the_new_models(model, strategy, 
 def test_the_combined_model_replays():
     config = market(MODELS["power+exponential"], {"name": "ac-adaptive"}, "sell", volatility=0.2)
     assert_replays(config, 0, 1, 1)
+
+
+def test_a_kernel_of_our_own_named_by_path_runs_in_both_engines():
+    """transient = "package.module:NAME": the market keeps the last N trades, the transient
+    planner plans with the kernel; with σ = 0 realised IS is the planned E, and Mesa replays."""
+    config = market({"transient": f"{THIS}:HYPERBOLIC"}, {"name": "ac-adaptive"})
+    assert config.impact.impact.kernel is HYPERBOLIC
+    result = simulate_block(config, 0, 0, 2)
+    problem = config.market
+    expected = config.impact.impact.expected_shortfall(problem, result.holdings[0],
+                                                       problem.drift, 1e-5)
+    assert result.shortfall[0] == pytest.approx(expected, rel=1e-11)
+    static = simulate_block(config.replace(strategy={"name": "ac-static"}), 0, 0, 1)
+    np.testing.assert_allclose(result.holdings[0], static.holdings[0], atol=1e-8 * 1000.0)
+    assert_replays(config.replace(market={"volatility": 0.2}), 0, 1, 1)
