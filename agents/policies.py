@@ -42,7 +42,7 @@ from acsim.strategies.declarations import (
     parameter,
 )
 from acsim.strategies.ensemble import EnsembleParameters
-from acsim.strategies.errors import ParameterError, PlanningError
+from acsim.strategies.errors import ParameterError, PlanningError, PolicyError
 from acsim.strategies.impact import ImpactModel, LinearImpact
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_drift
 from acsim.strategies.regimes import RegimePlanner, VolatilityRegimes
@@ -108,6 +108,32 @@ class ExecutionPolicy(Protocol):
     def start(self, beliefs: Beliefs) -> None: ...
 
     def trades(self, observation: Observation) -> np.ndarray: ...
+
+
+def check_policy(policy: object) -> object:
+    """`policy` if it has the two methods of the protocol, else a PolicyError."""
+    missing = [name for name in ("start", "trades") if not callable(getattr(policy, name, None))]
+    if missing:
+        raise PolicyError(f"{policy!r} is not a policy: it has no {' or '.join(missing)} method")
+    return policy
+
+
+def checked_trades(trades: object, episodes: int, step: int) -> np.ndarray:
+    """A policy's answer as (E,) finite floats, or a PolicyError naming what is wrong."""
+    result = np.asarray(trades, dtype=float)
+    if result.shape != (episodes,):
+        raise PolicyError(f"a policy must return one trade per episode, shape ({episodes},), "
+                          f"in step {step}; got shape {result.shape}")
+    if not np.all(np.isfinite(result)):
+        raise PolicyError(f"a policy returned a non-finite trade in step {step}")
+    return result
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A view a policy can read but not write (the engine's own state stays intact)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 POLICIES: dict[str, type] = {}
@@ -390,8 +416,10 @@ def policy_class(name: str) -> type:
         return POLICIES[name]
     if is_path(name):
         cls = load_object(name, "strategy")
-        if not callable(cls):
-            raise ParameterError(f"strategy {name!r} is not a class or factory")
+        if not callable(cls) or not all(callable(getattr(cls, method, None))
+                                        for method in ("start", "trades")):
+            raise ParameterError(f"strategy {name!r} is not a policy class (one with start and "
+                                 "trades methods)")
         return cls
     raise ParameterError(f"strategy name must be one of {', '.join(POLICIES)} or a "
                          f"'package.module:Class' path, got {name!r}")

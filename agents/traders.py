@@ -13,7 +13,7 @@ from typing import Protocol
 import mesa
 import numpy as np
 
-from acsim.agents.policies import ExecutionPolicy, Observation
+from acsim.agents.policies import ExecutionPolicy, Observation, checked_trades
 
 MOMENTUM, MEAN_REVERSION, EXECUTING = "momentum", "mean-reversion", "executing"
 
@@ -91,6 +91,6 @@ class ExecutingAgent(mesa.Agent):
                 field=np.array([field]), momentum_count=np.array([momentum_count]),
                 past_trades=np.array([self.past_trades]),
                 regime=np.array([regime], dtype=np.int64))
-            trade = float(self.policy.trades(observation)[0])
+            trade = float(checked_trades(self.policy.trades(observation), 1, step)[0])
         self.past_trades.append(trade)
         return trade

@@ -20,8 +20,8 @@ COMMANDS = {
     "python -c pass (interpreter start-up)": [sys.executable, "-c", "pass"],
     "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
     "acsim --help": [sys.executable, "-m", "acsim.experiments.cli", "--help"],
-    "acsim schedule --steps 3": [sys.executable, "-m", "acsim.experiments.cli", "schedule",
-                                 "--steps", "3"],
+    "acsim schedule --steps 6": [sys.executable, "-m", "acsim.experiments.cli", "schedule",
+                                 "--steps", "6"],
     "acsim simulate --help": [sys.executable, "-m", "acsim.experiments.cli", "simulate", "--help"],
 }
 

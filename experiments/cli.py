@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,9 @@ COMMANDS = {
             "the main job: a Monte Carlo study (default: the embedded one)", "command"),
     "bench": ("acsim.experiments.benchmark_engines",
               "benchmark the engines (episodes per second)", "command"),
+    "dashboard": ("acsim.experiments.dashboard",
+                  "watch the Mesa model in your browser (SolaraViz, local address only)",
+                  "command"),
     "parameters": ("acsim.experiments.parameters_page",
                    "list every configuration parameter with its unit, range and default",
                    "command"),
@@ -46,6 +50,9 @@ COMMANDS = {
     "impact-study": ("acsim.experiments.impact_study",
                      "the cost of planning with the wrong impact or volatility model",
                      "experiment"),
+    "learn": ("acsim.experiments.learning",
+              "train a linear policy in the Gymnasium vector environment (cross-entropy "
+              "method) and compare it with the AC optimum", "experiment"),
 }
 
 DESCRIPTION = ("Optimal trade execution: Almgren-Chriss, self-alpha and ensemble coupling. "
@@ -92,6 +99,7 @@ def experiment_handler(module):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")  # figures go to files; no window is opened
     command = chosen_command(argv)
     parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)

@@ -1,7 +1,10 @@
-"""What every experiment shares: its command-line flags and its output directory.
+"""What every experiment shares: its command-line flags, its output directory, its verdicts.
 
 An experiment writes figures (PNG), tables (CSV and Parquet, same content) and a short
-report.md into one directory, and returns the paths it wrote.
+report.md into one directory, and returns the paths it wrote. An experiment that tests the
+paper's claims also writes `verdicts.csv`: one row per claim with the paper's section, the
+statistic that decides it, its value and interval (low = high for an exact value) and the
+verdict (`acsim.simulator.statistics.verdict`: holds, does not hold or cannot tell).
 """
 
 from __future__ import annotations
@@ -14,8 +17,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from acsim.simulator.plots import save_figure
+from acsim.simulator.statistics import verdict
+from acsim.simulator.study import make_directory
 from acsim.strategies import validation
 from acsim.strategies.errors import ParameterError
+
+
+def declared_help(name: str) -> str:
+    """The declared meaning of a [simulation] key (one declaration for every command)."""
+    from acsim.simulator.config import SimulationConfig
+
+    return SimulationConfig.__dataclass_fields__[name].metadata["parameter"].help
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
@@ -24,13 +36,43 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
     parser.add_argument("--out", default=default_out,
                         help=f"output directory (default {default_out})")
     parser.add_argument("--episodes", type=int, default=None,
-                        help=episodes_help or (f"Monte Carlo episodes (default "
+                        help=episodes_help or (f"{declared_help('episodes')} (default "
                                                f"{default_episodes:,}; --quick uses far fewer)"))
-    parser.add_argument("--seed", type=int, default=0, help="root seed, integer >= 0 (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help=f"{declared_help('seed')} (default 0)")
     parser.add_argument("--quick", action="store_true",
                         help="a small run for tests and a first look")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes for the simulations (default: every core)")
+
+
+VERDICT_COLUMNS = ("claim", "section", "statistic", "value", "low", "high", "method",
+                   "claimed_sign", "threshold", "verdict")
+
+
+def claim(claim: str, section: str, statistic: str, value: float, low: float, high: float,
+          method: str, claimed_sign: int, threshold: float = 0.0) -> dict:
+    """One row of a verdict table: the claim holds if the statistic is on the side
+    `claimed_sign` (+1 above, -1 below) of `threshold` over its whole interval [low, high]."""
+    return {"claim": claim, "section": section, "statistic": statistic, "value": float(value),
+            "low": float(low), "high": float(high), "method": method,
+            "claimed_sign": int(claimed_sign), "threshold": float(threshold),
+            "verdict": verdict(low, high, claimed_sign, threshold)}
+
+
+def verdict_lines(verdicts: pd.DataFrame) -> list[str]:
+    """The verdict table in Markdown (exact values have no interval)."""
+    lines = ["| claim | section | statistic | value | interval | method | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")  # a bar inside a cell would end it
+
+    for row in verdicts.itertuples():
+        interval = ("exact" if row.low == row.high == row.value
+                    else f"[{row.low:.4g}, {row.high:.4g}]")
+        lines.append(f"| {cell(row.claim)} | {row.section} | {cell(row.statistic)} | "
+                     f"{row.value:.4g} | {interval} | {row.method} | **{row.verdict}** |")
+    return lines
 
 
 def episodes_from_args(args: argparse.Namespace, default: int, quick: int) -> int:
@@ -51,7 +93,7 @@ class ExperimentOutput:
         self.directory = Path(self.directory)
         if self.directory.exists() and not self.directory.is_dir():
             raise ParameterError(f"--out {str(self.directory)!r} is a file, not a directory")
-        (self.directory / "figures").mkdir(parents=True, exist_ok=True)
+        make_directory(self.directory / "figures")
 
     def table(self, name: str, frame: pd.DataFrame) -> Path:
         """Write `name`.csv and `name`.parquet; returns the CSV path."""
@@ -66,6 +108,14 @@ class ExperimentOutput:
         path = save_figure(figure, self.directory / "figures" / f"{name}.png")
         self.written.append(path)
         return path
+
+    def verdicts(self, rows: list[dict]) -> pd.DataFrame:
+        """Write verdicts.csv (and .parquet) from claim rows (extra keys, such as a variant,
+        become further columns); returns the table."""
+        frame = pd.DataFrame(rows)
+        frame = frame[list(VERDICT_COLUMNS) + [c for c in frame if c not in VERDICT_COLUMNS]]
+        self.table("verdicts", frame)
+        return frame
 
     def report(self, text: str) -> Path:
         path = self.directory / "report.md"

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from acsim.agents.policies import Beliefs, StaticAC, strategy
 from acsim.experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
 from acsim.simulator.config import SimulationConfig
+from acsim.simulator.plots import legend_outside, new_figure
 from acsim.simulator.statistics import Z95, variance_stderr
 from acsim.simulator.study import Study, load_episodes, run_study
 from acsim.strategies import almgren_chriss
@@ -122,7 +122,8 @@ def run(out: str | Path, episodes: int, seed: int, workers: int | None = None) -
     model_simulated = pd.DataFrame(model_points)
     output.table("model_monte_carlo", model_simulated)
 
-    figure, axes = plt.subplots(figsize=(8, 5.5))
+    figure, panels = new_figure(width=7.5, height=5.0)
+    axes = panels[0, 0]
     axes.plot(analytic["variance"], analytic["expected_shortfall"], color="tab:blue",
               label="linear impact (exact discrete AC)")
     axes.errorbar(simulated["variance_is"], simulated["mean_is"],
@@ -146,7 +147,7 @@ def run(out: str | Path, episodes: int, seed: int, workers: int | None = None) -
     axes.set_xscale("symlog", linthresh=1.0)
     axes.set_ylim(0.0, 1.05 * max(float(ends["expected_shortfall"].max()),
                                   float(curves["expected_shortfall"].max())))
-    axes.legend(fontsize=8, loc="upper right")
+    legend_outside(figure, columns=2)
     output.figure("frontier", figure)
 
     inside = (simulated["mean_z"].abs() <= 4.0) & (simulated["variance_z"].abs() <= 4.0)

@@ -35,6 +35,7 @@ import pandas as pd
 
 from acsim.experiments.common import ExperimentOutput, add_common_arguments, episodes_from_args
 from acsim.simulator.config import SimulationConfig
+from acsim.simulator.plots import legend_outside, new_figure
 from acsim.simulator.randomness import BLOCK_SIZE, noise_shocks, regime_paths
 from acsim.simulator.statistics import Z95, paired_difference, summarise
 from acsim.simulator.vectorised import ensemble_paths, execute
@@ -198,9 +199,16 @@ def tables(all_cases: list[Case], costs: list[dict]) -> tuple[pd.DataFrame, pd.D
     return pd.DataFrame(summary), pd.DataFrame(paired)
 
 
+COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+           "tab:pink")
+PLANNER_COLOURS = dict(zip((planner.label for panel in PANELS for planner in panel.planners),
+                           COLOURS))  # one colour per planner, across the panels
+
+
 def plot_differences(paired: pd.DataFrame) -> plt.Figure:
     """Paired risk-adjusted cost difference (wrong - right, bps, 95% CI) per panel."""
-    figure, axes_row = plt.subplots(1, len(PANELS), figsize=(15, 4.5))
+    figure, panels = new_figure(1, len(PANELS), width=5.0, height=4.0)
+    axes_row = panels[0]
     for axes, panel in zip(axes_row, PANELS):
         rows = paired[paired["panel"] == panel.key]
         for label, lines in rows.groupby("planner", sort=False):
@@ -208,30 +216,32 @@ def plot_differences(paired: pd.DataFrame) -> plt.Figure:
             low = (lines["risk_adjusted_difference"] - lines["risk_adjusted_ci95_low"]) * scale
             high = (lines["risk_adjusted_ci95_high"] - lines["risk_adjusted_difference"]) * scale
             axes.errorbar(lines["value"], lines["risk_adjusted_difference_bps"],
-                          yerr=[low, high], marker="o", capsize=3, label=label)
+                          yerr=[low, high], marker="o", capsize=3, label=label,
+                          color=PLANNER_COLOURS[label])
         axes.axhline(0.0, color="grey", linewidth=0.5)
         axes.set_xlabel(panel.parameter)
         axes.set_title(panel.title, fontsize=10)
-        axes.legend(fontsize=8)
         if panel.key == "resilience":
             axes.set_xscale("log")
-    axes_row[0].set_ylabel(f"extra risk-adjusted cost vs the right planner (bps, {Z95:.2f}·SE)")
+    axes_row[0].set_ylabel(f"extra risk-adjusted cost vs the right planner\n(bps, ±{Z95:.2f}·SE)")
+    legend_outside(figure, columns=4)
     return figure
 
 
 def plot_paths(all_cases: list[Case], costs: list[dict]) -> plt.Figure:
     """Mean holdings of every planner at the most misspecified value of each panel."""
-    figure, axes_row = plt.subplots(1, len(PANELS), figsize=(15, 4.2))
+    figure, panels = new_figure(1, len(PANELS), width=5.0, height=4.0)
+    axes_row = panels[0]
     for axes, panel in zip(axes_row, PANELS):
         value = panel.values[-1] if panel.key != "resilience" else panel.values[2]
         for case, cost in zip(all_cases, costs):
             if case.panel == panel.key and case.value == value:
                 axes.plot(case.config.market.times, cost["mean_holdings"], marker=".",
-                          label=case.planner)
+                          label=case.planner, color=PLANNER_COLOURS[case.planner])
         axes.set_title(f"{panel.title}\n{panel.parameter} = {value:g}", fontsize=10)
         axes.set_xlabel("time (steps)")
-        axes.legend(fontsize=8)
     axes_row[0].set_ylabel("mean holdings (shares)")
+    legend_outside(figure, columns=4)
     return figure
 
 

@@ -9,6 +9,8 @@ import argparse
 
 from acsim.experiments.flags import TITLES, default_of, default_text
 from acsim.simulator.config import BELIEF_FIELDS, SimulationConfig, config_parameters
+from acsim.simulator.environment import EnvironmentParameters
+from acsim.strategies.declarations import declared_fields
 
 DESCRIPTIONS = {"parameters": __doc__.strip().splitlines()[0]}
 
@@ -73,4 +75,12 @@ def markdown() -> str:
               "`\"beliefs.TABLE.KEY\"`):", ""]
     lines += [f"- `{name}`: {', '.join(f'`{key}`' for key in keys)}"
               for name, keys in BELIEF_FIELDS.items()]
+    lines += ["", "## Gymnasium environment options", "",
+              "Keywords of `ExecutionEnv`, `ExecutionVectorEnv` and `gymnasium.make(\"acsim/"
+              "Execution-v0\", ...)`, beside the configuration keys above (by their flag names: "
+              "`coupling=0.01`); not configuration keys. See [environment](environment.md).", "",
+              "| keyword | unit | range | default | meaning |", "|---|---|---|---|---|"]
+    lines += [f"| `{item.name}` | {item.declaration.unit} | {item.declaration.allowed.text} | "
+              f"{default_text(item.default, item)} | {item.declaration.help} |"
+              for item in declared_fields(EnvironmentParameters)]
     return "\n".join(lines) + "\n"

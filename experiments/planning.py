@@ -173,6 +173,8 @@ def command_schedule(args: argparse.Namespace) -> None:
     feedback_given = args.coupling is not None or args.self_alpha is not None
     if args.model != "extended" and (feedback_given or args.field is not None):
         raise ParameterError("--coupling, --self-alpha and --field need --model extended")
+    if args.no_buyback and args.model == "twap":
+        raise ParameterError("--no-buyback does not apply to --model twap (it never buys back)")
     if not isinstance(impact, LinearImpact) and args.model in ("ac", "extended"):
         holdings = impact_schedule(problem, extended if args.model == "extended" else None,
                                    field_forecast, impact, args.no_buyback)

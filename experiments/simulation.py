@@ -13,6 +13,8 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from acsim.experiments.flags import (
     add_belief_flag,
     add_config_flags,
@@ -100,17 +102,24 @@ def run_study_in(study: Study, args: argparse.Namespace) -> StudyResults:
 
 def command_simulate(args: argparse.Namespace) -> None:
     from acsim.simulator.model import run_episode
+    from acsim.simulator.randomness import BLOCK_SIZE
     from acsim.simulator.results import format_summary
-    from acsim.simulator.statistics import summarise
+    from acsim.simulator.statistics import summarise_chunks
 
     config = config_from_args(args)
     notional = config.market.shares * config.market.price
     if args.engine == "mesa":
-        if args.out or args.workers or args.scheduler or args.backend:
-            raise ParameterError("--out, --workers, --backend and --scheduler need --engine fast")
+        given = [flag for flag, value in (("--out", args.out), ("--workers", args.workers),
+                                          ("--scheduler", args.scheduler),
+                                          ("--backend", args.backend)) if value is not None]
+        if given:
+            raise ParameterError(f"{', '.join(given)} need --engine fast")
         episodes = [run_episode(config, episode) for episode in range(config.episodes)]
-        summary = summarise([float(e.shortfall[0]) for e in episodes], notional,
-                            config.market.risk_aversion)
+        values = np.array([float(e.shortfall[0]) for e in episodes])
+        # block by block, as the fast engine reads its Parquet blocks: the same summary digits
+        summary = summarise_chunks(lambda: [values[start:start + BLOCK_SIZE] for start in
+                                            range(0, values.shape[0], BLOCK_SIZE)],
+                                   notional, config.market.risk_aversion)
         summary["max_abs_final_holdings"] = max(abs(float(e.holdings[0, -1])) for e in episodes)
     else:
         study = Study(config, (config.strategy,))
@@ -153,6 +162,8 @@ def command_episode(args: argparse.Namespace) -> None:
 
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise ParameterError(f"--plot: the directory of {args.plot!r} does not exist")
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        raise ParameterError(f"--plot must name a .png file, got {args.plot!r}")
     config = config_from_args(args)
     result = run_episode(config, args.episode)
     if args.plot:

@@ -33,7 +33,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acsim.agents.policies import POLICIES, Beliefs, StrategyParameters
+from acsim.agents.policies import POLICIES, Beliefs, StrategyParameters, check_policy
 from acsim.strategies.declarations import (
     Allowed,
     Declaration,
@@ -85,10 +85,10 @@ STRATEGY_NAME = Declared("name", "extended", Declaration(
     unit="", allowed=Allowed("choice", _strategy_name,
                              "one of " + ", ".join(POLICIES) + " or package.module:Class",
                              tuple(POLICIES), extensible=True),
-    help="execution strategy: twap, vwap, ac-static (planned once), ac-adaptive (re-solved "
-         "every step, ignores the field and self-alpha), extended (re-solved every step), "
-         "regime-aware (dynamic programme over volatility regimes), or a policy of your own as "
-         "package.module:Class; each plans under the impact model it believes", flag="--strategy"))
+    help="execution strategy: " + "; ".join(
+        f"{name}: {cls.__doc__.strip().splitlines()[0].rstrip('.')}"
+        for name, cls in POLICIES.items()) + "; or a policy of your own as package.module:Class",
+    flag="--strategy"))
 
 
 def strategy_options() -> list[Declared]:
@@ -128,6 +128,11 @@ class SimulationConfig:
                           help="root seed, integer >= 0 (0 is a seed like any other)")
 
     def __post_init__(self) -> None:
+        for name, kind in {**SECTIONS, "strategy": StrategyParameters}.items():
+            if not isinstance(getattr(self, name), kind):
+                raise ParameterError(f"[{name}] must be given as {kind.__name__}, got "
+                                     f"{getattr(self, name)!r} (use .replace({name}={{...}}) or "
+                                     "build_config for plain tables)")
         check_parameters(self)
         check_belief_table(self.beliefs)
         try:
@@ -171,7 +176,7 @@ class SimulationConfig:
 
     def started_policy(self, policy: object = None) -> object:
         """`policy` (default: a new one of the [strategy] table), started with its beliefs."""
-        policy = self.strategy.build() if policy is None else policy
+        policy = self.strategy.build() if policy is None else check_policy(policy)
         policy.start(self.planning_beliefs())
         return policy
 
@@ -191,8 +196,24 @@ class SimulationConfig:
         return result
 
 
+def describe_object(value: object) -> dict:
+    """An object of your own as the manifest records it: "package.module:Class" and its
+    attributes that are plain numbers, words or lists of them (never a memory address)."""
+    cls = type(value)
+    attributes = {key: list(item) if isinstance(item, tuple) else item
+                  for key, item in sorted(vars(value).items())
+                  if not key.startswith("_") and _is_plain(item)}
+    return {"object": f"{cls.__module__}:{cls.__qualname__}", "attributes": attributes}
+
+
+def _is_plain(item: object) -> bool:
+    if isinstance(item, (list, tuple)):
+        return all(_is_plain(entry) for entry in item)
+    return item is None or isinstance(item, (bool, int, float, str))
+
+
 def _plain(value: object) -> object:
-    """A TOML/JSON-able value: components of your own are written by their repr."""
+    """A TOML/JSON-able value: components of your own are described by class and attributes."""
     if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
     if value is None or isinstance(value, (bool, str)):
@@ -201,7 +222,7 @@ def _plain(value: object) -> object:
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)
-    return repr(value)  # a component of your own (switching rule, impact model, kernel)
+    return describe_object(value)  # a component of your own (switching rule, impact model, kernel)
 
 
 def check_belief_table(beliefs: object) -> None:

@@ -17,10 +17,16 @@ converted. Zero-volume bars (a Yahoo artefact) are kept as they are; `zero_volum
 lists them.
 
 Calibration (time unit = one bar, so τ = 1): σ from close-to-close changes of adjacent bars
-of one session, daily volume from session sums, and the rules of thumb of Almgren & Chriss
-(2000, "Choice of parameters"); see `rules_of_thumb` for the unit conversion. Beside them,
-`athl_impact`: power-law temporary impact by the Almgren-Thum-Hauptmann-Li (2005) fit from the
-same σ and daily volume (MODEL §7).
+of one session, daily volume from session sums, the spread by the Corwin-Schultz (2012)
+high-low estimator, and the rules of thumb of Almgren & Chriss (2000, "Choice of
+parameters"); see `rules_of_thumb` for the unit conversion. Beside them, `athl_impact`:
+power-law temporary impact by the Almgren-Thum-Hauptmann-Li (2005) fit from the same σ and
+daily volume (MODEL §7).
+
+Signals (paper §5.1), causal: the two proxies are computed within each session from
+completed bars only (`signal_proxies`), standardised and scaled by a regression on a
+calibration window of earlier sessions (`fit_signals`), and a trade at bar k sees those of
+bar k − 1 (`previous_bar`). `rolling_sessions` gives the expanding out-of-sample windows.
 """
 
 from __future__ import annotations
@@ -46,7 +52,6 @@ REGULAR_SESSION_MINUTES = REGULAR_CLOSE_MINUTE - REGULAR_OPEN_MINUTE
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = PRICE_COLUMNS + ("volume",)
 TIME_COLUMNS = ("datetime", "date", "timestamp", "time")
-DEFAULT_SPREAD_BPS = 1.0  # assumed bid-ask spread when no quote data is given
 UTC_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
 
@@ -346,14 +351,46 @@ def mean_daily_volume(bars: pd.DataFrame) -> float:
     return float(bars["volume"].groupby(session_dates(bars)).sum().mean())
 
 
+CORWIN_SCHULTZ_K = 3.0 - 2.0 * np.sqrt(2.0)
+
+
+def corwin_schultz_spread(bars: pd.DataFrame) -> float:
+    """Relative bid-ask spread (fraction of price) estimated from high and low prices.
+
+    Corwin, S. A. and Schultz, P. (2012), "A Simple Way to Estimate Bid-Ask Spreads from
+    Daily High and Low Prices", Journal of Finance 67(2), 719-760, applied to pairs of
+    adjacent bars of one session instead of adjacent days. For bars t and t + 1:
+    β = ln(H_t/L_t)² + ln(H_{t+1}/L_{t+1})², γ = ln(max H / min L over both)²,
+    α = (√(2β) − √β)/(3 − 2√2) − √(γ/(3 − 2√2)), S = 2(e^α − 1)/(1 + e^α). Bar t + 1 is
+    first shifted by any gap between bar t's close and its range (the paper's overnight
+    adjustment). Negative pair estimates are set to 0 before averaging (one of the paper's
+    variants); the result is the mean over pairs. Only adjacent bars count (one bar length
+    apart): session boundaries and missing bars are never paired.
+    """
+    validate_bars(bars)
+    adjacent = _spacing_minutes(bars) == bar_minutes(bars)
+    if not adjacent.any():
+        raise ParameterError("the Corwin-Schultz spread needs two adjacent bars of one session")
+    high, low, close = (bars[name].to_numpy() for name in ("high", "low", "close"))
+    gap = (np.maximum(low[1:] - close[:-1], 0.0) - np.maximum(close[:-1] - high[1:], 0.0))
+    next_high, next_low = high[1:] - gap, low[1:] - gap
+    beta = np.log(high[:-1] / low[:-1]) ** 2 + np.log(next_high / next_low) ** 2
+    gamma = np.log(np.maximum(high[:-1], next_high) / np.minimum(low[:-1], next_low)) ** 2
+    alpha = ((np.sqrt(2.0 * beta) - np.sqrt(beta)) / CORWIN_SCHULTZ_K
+             - np.sqrt(gamma / CORWIN_SCHULTZ_K))
+    spread = 2.0 * (np.exp(alpha) - 1.0) / (1.0 + np.exp(alpha))
+    return float(np.mean(np.maximum(spread[adjacent], 0.0)))
+
+
 def calibrate(bars: pd.DataFrame, *, spread: float | None = None,
-              spread_bps: float = DEFAULT_SPREAD_BPS, volatility: float | None = None,
+              spread_bps: float | None = None, volatility: float | None = None,
               daily_volume: float | None = None, bars_per_day: int | None = None,
               price: float | None = None, temporary_impact: float | None = None,
               permanent_impact: float | None = None) -> Calibration:
     """Calibrate per-bar AC parameters from regular-session bars; any value can be given.
 
-    spread: full bid-ask spread in currency (default spread_bps basis points of price).
+    spread: full bid-ask spread in currency; else spread_bps basis points of price; else
+    (default) the Corwin-Schultz estimate from the bars' highs and lows times price.
     price: default the last close. bars_per_day: default 390 minutes / bar length.
     The rules of thumb use the final spread, daily volume and bars per day; given
     temporary_impact / permanent_impact replace their results. Half spread ε = spread/2.
@@ -361,7 +398,8 @@ def calibrate(bars: pd.DataFrame, *, spread: float | None = None,
     validate_bars(bars)
     price = float(bars["close"].iloc[-1]) if price is None else price
     if spread is None:
-        spread = validation.non_negative("spread_bps", spread_bps) * 1e-4 * price
+        spread = (corwin_schultz_spread(bars) if spread_bps is None
+                  else validation.non_negative("spread_bps", spread_bps) * 1e-4) * price
     if bars_per_day is None:
         bars_per_day = round(REGULAR_SESSION_MINUTES / bar_minutes(bars))
     daily_volume = mean_daily_volume(bars) if daily_volume is None else daily_volume
@@ -404,25 +442,18 @@ class PowerLawCalibration:
         return self.coefficient * shares_per_bar**self.exponent
 
 
-def athl_impact(bars: pd.DataFrame, exponent: float = 0.6, *,
-                volatility: float | None = None, daily_volume: float | None = None,
-                bars_per_day: int | None = None) -> PowerLawCalibration:
-    """ATHL power-law impact calibrated on regular-session bars (σ per bar and the mean daily
-    volume as `calibrate` measures them; any of them can be given instead)."""
-    validate_bars(bars)
-    if bars_per_day is None:
-        bars_per_day = round(REGULAR_SESSION_MINUTES / bar_minutes(bars))
-    sigma = bar_volatility(bars) if volatility is None else volatility
-    volume = mean_daily_volume(bars) if daily_volume is None else daily_volume
-    daily_volatility = sigma * np.sqrt(bars_per_day)
-    impact = calibrated_impact(daily_volatility, volume, exponent,
-                               days_per_time_unit=1.0 / bars_per_day)
-    return PowerLawCalibration(daily_volatility, volume, bars_per_day, impact.exponent,
-                               impact.coefficient)
+def athl_impact(calibration: Calibration, exponent: float = 0.6) -> PowerLawCalibration:
+    """ATHL power-law impact from a calibration's σ per bar, daily volume and bars per day
+    (`calibrate` measures them on regular-session bars)."""
+    daily_volatility = calibration.volatility * np.sqrt(calibration.bars_per_day)
+    impact = calibrated_impact(daily_volatility, calibration.daily_volume, exponent,
+                               days_per_time_unit=1.0 / calibration.bars_per_day)
+    return PowerLawCalibration(daily_volatility, calibration.daily_volume,
+                               calibration.bars_per_day, impact.exponent, impact.coefficient)
 
 
 # ---------------------------------------------------------------------------------------------
-# Signals (paper §5.1)
+# Signals (paper §5.1), causal
 
 
 def ensemble_proxy(bars: pd.DataFrame) -> np.ndarray:
@@ -442,28 +473,129 @@ def self_alpha_proxy(bars: pd.DataFrame, short: int = 3, long: int = 10) -> np.n
     return moving_average(close, short) - moving_average(close, long)
 
 
-def normalise(values: np.ndarray, smoothing: int = 3) -> np.ndarray:
-    """Smooth with a trailing `smoothing`-bar mean, then z-score over the values given.
+SIGNALS = ("self_alpha", "ensemble")
 
-    The result has mean 0 and standard deviation 1 (population) over the window, so one
-    unit is one standard deviation of the smoothed proxy; a constant input gives zeros.
+
+def signal_proxies(bars: pd.DataFrame, smoothing: int = 3) -> pd.DataFrame:
+    """The two §5.1 proxies of every bar, smoothed by a trailing `smoothing`-bar mean,
+    computed within each session (moving averages restart at each session's first bar).
+
+    Causal: the value of bar j uses bars up to and including j of its session only. A
+    proxy of bar j is known at bar j's close, so it may inform the trade at the next bar.
     """
-    smoothed = moving_average(validation.finite_vector("values", values), smoothing)
-    deviation = smoothed.std()
-    return np.zeros_like(smoothed) if deviation == 0.0 else (
-        smoothed - smoothed.mean()) / deviation
+    frames = []
+    for _, session in bars.groupby(session_dates(bars), sort=True):
+        frames.append(pd.DataFrame({
+            "self_alpha": moving_average(self_alpha_proxy(session), smoothing),
+            "ensemble": moving_average(ensemble_proxy(session), smoothing)}, index=session.index))
+    return pd.concat(frames).loc[bars.index]
 
 
-def signals(bars: pd.DataFrame, smoothing: int = 3) -> pd.DataFrame:
-    """The two proxies, raw and normalised, aligned with `bars` (pass one session's window).
+def previous_bar(values: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
+    """values of the previous bar of the same session (NaN for each session's first bar):
+    what is known at a bar's open."""
+    dates = session_dates(bars)
+    shifted = values.shift(1)
+    shifted.iloc[np.flatnonzero(np.r_[True, dates[1:] != dates[:-1]])] = np.nan
+    return shifted
 
-    Moving averages start inside the window; the z-score uses only the window, so the
-    normalised signals of a bar depend on later bars of the window (see paper_real).
+
+def bar_price_fall(bars: pd.DataFrame) -> np.ndarray:
+    """open − close per bar, currency per share: what a seller gains by selling at the bar's
+    open rather than holding through the bar (the target the signals are fitted to)."""
+    return bars["open"].to_numpy() - bars["close"].to_numpy()
+
+
+@dataclass(frozen=True)
+class SignalFit:
+    """The §5.1 signals standardised and scaled by regression on a calibration window.
+
+    mean, scale: per signal, of the smoothed proxy over the window (z = (proxy − mean)/scale).
+    coefficient, stderr: currency per share per unit z, from the least-squares fit (no
+        intercept) of the price fall over bar j (`bar_price_fall`) on both z of bar j − 1 of
+        the same session; its sign is the fitted sign of the signal.
+    persistence: per signal, the least-squares slope of z_{j+1} on z_j within sessions,
+        used to forecast a signal h bars ahead as persistence^h·z.
+    observations: pairs used in the regression.
     """
-    ensemble, self_alpha = ensemble_proxy(bars), self_alpha_proxy(bars)
-    return pd.DataFrame({"ensemble_raw": ensemble, "self_alpha_raw": self_alpha,
-                         "ensemble": normalise(ensemble, smoothing),
-                         "self_alpha": normalise(self_alpha, smoothing)}, index=bars.index)
+
+    mean: dict
+    scale: dict
+    coefficient: dict
+    stderr: dict
+    persistence: dict
+    observations: int
+
+    def standardise(self, proxies: pd.DataFrame) -> pd.DataFrame:
+        """z-scores of proxies with the window's mean and scale (0 where the scale is 0)."""
+        return pd.DataFrame({name: (proxies[name] - self.mean[name]) / self.scale[name]
+                             if self.scale[name] > 0 else 0.0 * proxies[name]
+                             for name in SIGNALS}, index=proxies.index)
+
+    def linear_terms(self, known: pd.Series | dict, steps: int) -> dict[str, np.ndarray]:
+        """Forecasts of a_self and x̄ (currency per share) for the next `steps` bars from the
+        z-scores known now (those of the last completed bar); zeros if none is known."""
+        ahead = np.arange(steps, dtype=float)
+        result = {}
+        for name in SIGNALS:
+            value = float(known[name])
+            value = 0.0 if not np.isfinite(value) else value
+            result[name] = self.coefficient[name] * self.persistence[name] ** ahead * value
+        return result
+
+
+def fit_signals(bars: pd.DataFrame, smoothing: int = 3) -> SignalFit:
+    """Fit the signals' scale and sign on `bars` (the calibration window; see SignalFit)."""
+    proxies = signal_proxies(bars, smoothing)
+    mean = {name: float(proxies[name].mean()) for name in SIGNALS}
+    scale = {name: float(proxies[name].std(ddof=0)) for name in SIGNALS}
+    standard = pd.DataFrame({name: (proxies[name] - mean[name]) / scale[name]
+                             if scale[name] > 0 else 0.0 * proxies[name] for name in SIGNALS},
+                            index=proxies.index)
+    known = previous_bar(standard, bars)
+    usable = known.notna().all(axis=1).to_numpy()
+    if usable.sum() <= len(SIGNALS):
+        raise ParameterError(f"fitting the signals needs more than {len(SIGNALS)} bars with a "
+                             f"previous bar in the same session, got {int(usable.sum())}")
+    design = known.to_numpy()[usable]
+    target = bar_price_fall(bars)[usable]
+    coefficients, _, rank, _ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ coefficients
+    dof = max(design.shape[0] - len(SIGNALS), 1)
+    if rank == len(SIGNALS):
+        covariance = np.linalg.inv(design.T @ design) * float(residual @ residual) / dof
+        errors = np.sqrt(np.diag(covariance))
+    else:  # a constant signal: it cannot be fitted, its coefficient is 0
+        errors = np.full(len(SIGNALS), np.nan)
+    persistence = {}
+    for name in SIGNALS:
+        now, later = known[name].to_numpy()[usable], standard[name].to_numpy()[usable]
+        denominator = float(now @ now)
+        persistence[name] = float(now @ later) / denominator if denominator > 0 else 0.0
+    return SignalFit(mean, scale, dict(zip(SIGNALS, map(float, coefficients))),
+                     dict(zip(SIGNALS, map(float, errors))), persistence, int(usable.sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rolling out-of-sample evaluation
+
+
+def auction_bars(bars: pd.DataFrame) -> np.ndarray:
+    """True for the first and the last bar of each session in `bars` (at 09:30 the opening
+    auction, in the last bar the closing auction)."""
+    dates = session_dates(bars)
+    first = np.r_[True, dates[1:] != dates[:-1]]
+    last = np.r_[dates[1:] != dates[:-1], True]
+    return first | last
+
+
+def rolling_sessions(bars: pd.DataFrame, minimum_history: int = 1
+                     ) -> list[tuple[datetime.date, list[datetime.date]]]:
+    """(day, earlier full sessions) for every full session with at least `minimum_history`
+    full sessions before it: an expanding calibration window, never the day itself."""
+    minimum_history = validation.integer("minimum_history", minimum_history, 1)
+    days = full_sessions(bars)
+    return [(day, days[:index]) for index, day in enumerate(days) if index >= minimum_history]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,77 +1,183 @@
-"""Figures of the simulator (matplotlib, written to PNG without a display)."""
+"""Figures of the simulator (matplotlib, written to PNG without a display), in one style.
+
+The project's figure style, used by every experiment and study figure:
+- axes say what they show in words with units ("coupling (price units per time unit per
+  field unit)"), never code names: `parameter_label` turns a table key such as
+  "extended.coupling" into words from the parameter's declaration (acsim.strategies
+  .declarations, the same text as docs/parameters.md);
+- each panel has its own y-axis unless a shared one is asked for, so small effects are not
+  flattened by large ones (paired differences go on their own axes);
+- intervals are drawn as caps plus a shaded band, visible even when narrow;
+- legends sit outside the axes (`legend_outside`), never over data;
+- light grid, no top and right spines (`STYLE`, applied when this module is imported).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from acsim.simulator.config import SimulationConfig, config_parameters
+from acsim.simulator.results import EpisodeResults
 
-from acsim.simulator.config import SimulationConfig  # noqa: E402
-from acsim.simulator.results import EpisodeResults  # noqa: E402
+STYLE = {
+    "figure.dpi": 110, "savefig.dpi": 110, "font.size": 9.5, "axes.titlesize": 10,
+    "axes.labelsize": 9.5, "legend.fontsize": 8.5, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+    "errorbar.capsize": 3, "lines.markersize": 5,
+}
+matplotlib.rcParams.update(STYLE)
+INTERVAL_ALPHA = 0.18  # shading of interval bands
+SPECIAL_WORDS = {"self_alpha": "self-alpha", "risk_aversion": "risk aversion λ",
+                 "permanent_impact": "permanent impact γ", "temporary_impact": "temporary impact η",
+                 "half_spread": "half spread ε", "volatility": "volatility σ"}
+
+
+def parameter_label(key: str) -> str:
+    """Words and unit for a table key: 'extended.coupling' -> 'coupling (price units per ...)'.
+
+    'beliefs.T.K' reads 'believed K (...)'; an unknown key is returned with its dots and
+    underscores turned into spaces.
+    """
+    parts = key.split(".")
+    believed = parts[0] == "beliefs"
+    table, name = (parts[1], parts[2]) if believed and len(parts) == 3 else (parts[0], parts[-1])
+    words = SPECIAL_WORDS.get(name, name.replace("_", " "))
+    unit = next((item.declaration.unit for section, item in config_parameters()
+                 if section == table and item.name == name), None)
+    if unit is None:
+        return key.replace(".", " ").replace("_", " ")
+    return ("believed " if believed else "") + words + (f" ({unit})" if unit else "")
+
+
+def parameter_value(key: str, value: object) -> str:
+    """'self-alpha = 2e-05 (price units per time unit per share)' for a table key and value."""
+    label = parameter_label(key)
+    words, _, unit = label.partition(" (")
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{words} = {shown}" + (f" ({unit}" if unit else "")
+
+
+def compact_ticks(axes: plt.Axes, count: int = 5) -> None:
+    """At most `count` x ticks written with %g (0.005, not 0.00500)."""
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(count))
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+
+
+def legend_outside(figure: plt.Figure, axes: Sequence[plt.Axes] | None = None,
+                   columns: int = 4) -> None:
+    """One legend for the figure, below the panels (outside every axes), without repeats."""
+    handles, labels = {}, []
+    for panel in (axes if axes is not None else figure.axes):
+        for handle, label in zip(*panel.get_legend_handles_labels()):
+            if label not in handles and not label.startswith("_"):
+                handles[label] = handle
+                labels.append(label)
+    if labels:
+        figure.legend([handles[label] for label in labels], labels, loc="outside lower center",
+                      ncol=min(columns, len(labels)))
+
+
+def interval_line(axes: plt.Axes, x: np.ndarray, value: np.ndarray, low: np.ndarray,
+                  high: np.ndarray, label: str | None = None, **style) -> None:
+    """A line of values with their interval: error bars with caps and a shaded band."""
+    x, value = np.asarray(x, dtype=float), np.asarray(value, dtype=float)
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    drawn = axes.errorbar(x, value, yerr=[value - low, high - value], marker="o", label=label,
+                          **style)
+    axes.fill_between(x, low, high, color=drawn[0].get_color(), alpha=INTERVAL_ALPHA,
+                      linewidth=0)
+
+
+def new_figure(rows: int = 1, columns: int = 1, width: float = 5.0, height: float = 3.8,
+               sharex: bool = False, sharey: bool = False) -> tuple[plt.Figure, np.ndarray]:
+    """A figure of rows × columns panels (a 2-D array) with room for an outside legend."""
+    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows + 0.6),
+                                squeeze=False, sharex=sharex, sharey=sharey,
+                                layout="constrained")
+    return figure, axes
+
+
+def panel_legend(axes: plt.Axes, *twins: plt.Axes) -> None:
+    """One legend for a panel and its twin axes, to the right of the panel (outside it)."""
+    handles, labels = [], []
+    for panel in (axes, *twins):
+        more_handles, more_labels = panel.get_legend_handles_labels()
+        handles += more_handles
+        labels += more_labels
+    axes.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.1 if twins else 1.01, 1.0))
 
 
 def plot_episode(config: SimulationConfig, result: EpisodeResults, path: str | Path) -> None:
     """The anatomy of one episode: price and fills, field and counts, holdings and trades."""
     times = config.market.times
     steps = times[1:]
-    figure, (top, middle, bottom) = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
+    figure, panels = new_figure(3, 1, width=9.5, height=2.7, sharex=True)
+    top, middle, bottom = panels[:, 0]
     top.plot(times, result.prices[0], marker=".", label="price $S_k$")
     top.scatter(steps, result.fills[0], color="tab:red", marker="x", label="fill $\\tilde S_k$")
-    top.axhline(config.market.price, color="grey", linestyle=":", label="arrival price")
-    top.set_ylabel("price")
-    top.set_title(f"{config.strategy.name}: IS {result.shortfall[0]:,.2f} "
-                  f"({result.shortfall_bps[0]:.2f} bps), seed {config.seed}")
-    top.legend(loc="best")
+    top.axhline(config.market.price, color="grey", linestyle=":", label="arrival price $S_0$")
+    top.set_ylabel("price (currency per share)")
+    top.set_title(f"{config.strategy.name}: implementation shortfall {result.shortfall[0]:,.2f} "
+                  f"currency ({result.shortfall_bps[0]:.2f} bps), seed {config.seed}")
+    panel_legend(top)
     middle.step(steps, result.fields[0], where="pre", color="tab:purple", label="field $f_k$")
-    middle.set_ylabel("field")
+    middle.set_ylabel("ensemble field (field units)")
     counts = middle.twinx()
     counts.plot(times, result.momentum_counts[0], color="tab:green", alpha=0.6,
                 label="momentum count $m_k$")
-    counts.set_ylabel("momentum agents")
-    middle.legend(loc="upper left")
-    counts.legend(loc="upper right")
+    counts.set_ylabel("momentum agents (count)")
+    counts.grid(False)
+    panel_legend(middle, counts)
     bottom.plot(times, result.holdings[0], marker=".", label="holdings $x_k$")
     trades = bottom.twinx()
     trades.bar(steps, result.trades[0], width=0.6 * config.market.step_length,
                color="tab:orange", alpha=0.5, label="trade $n_k$")
     trades.axhline(0.0, color="grey", linewidth=0.5)
-    trades.set_ylabel("shares traded")
+    trades.set_ylabel("shares traded in the step")
+    trades.grid(False)
     bottom.set_ylabel("shares held")
-    bottom.set_xlabel("time")
-    bottom.legend(loc="upper left")
-    trades.legend(loc="upper right")
+    bottom.set_xlabel("time (time units)")
+    panel_legend(bottom, trades)
     save_figure(figure, Path(path))
 
 
 def save_figure(figure: plt.Figure, path: Path) -> Path:
-    """Lay out, save as PNG and close a figure."""
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    """Lay out (unless the figure has its own layout engine), save as PNG and close."""
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
+    figure.savefig(path)
     plt.close(figure)
     return path
 
 
 def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
-                    panel: str | None = None, group: str = "strategy") -> plt.Figure:
-    """`value` ± its 95% CI (columns ci95_low/ci95_high) against `x`, one line per `group`,
-    one panel per value of `panel` (or a single panel)."""
+                    panel: str | None = None, group: str = "strategy",
+                    xlabel: str | None = None, title: str | None = None) -> plt.Figure:
+    """`value` with its 95% interval (columns ci95_low, ci95_high) against `x`, one line per
+    `group`, one panel per value of `panel` (or a single panel), each panel with its own
+    y-axis; x and panel keys are written in words (`parameter_label`), the legend below."""
     keys = list(dict.fromkeys(frame[panel])) if panel else [None]
-    figure, axes_row = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.5), sharey=True,
-                                    squeeze=False)
+    figure, axes_row = new_figure(1, len(keys))
     for axes, key in zip(axes_row[0], keys):
         rows = frame if key is None else frame[frame[panel] == key]
         for name, lines in rows.groupby(group, sort=False):
             lines = lines.sort_values(x)
-            error = [lines[value] - lines["ci95_low"], lines["ci95_high"] - lines[value]]
-            axes.errorbar(lines[x], lines[value], yerr=error, marker="o", capsize=3, label=name)
-        axes.axhline(0.0, color="grey", linewidth=0.5)
-        axes.set_xlabel(x)
+            interval_line(axes, lines[x], lines[value], lines["ci95_low"], lines["ci95_high"],
+                          label=str(name))
+        axes.axhline(0.0, color="grey", linewidth=0.6)
+        axes.set_xlabel(xlabel or parameter_label(x))
+        axes.set_ylabel(ylabel)
+        compact_ticks(axes)
         if key is not None:
-            axes.set_title(f"{panel} = {key}")
-    axes_row[0][0].set_ylabel(ylabel)
-    axes_row[0][0].legend()
+            axes.set_title(parameter_value(panel, key))
+    if title:
+        figure.suptitle(title)
+    legend_outside(figure)
     return figure

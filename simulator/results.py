@@ -7,6 +7,7 @@ count m_k, holdings x_k.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,13 @@ class EpisodeResults:
         shortfall = market.implementation_shortfall(problem, trades, fills)
         return cls(prices, fills, fields, momentum_counts.astype(np.int64), holdings, trades,
                    shortfall, market.shortfall_bps(problem, shortfall), regimes)
+
+    @classmethod
+    def joined(cls, parts: list[EpisodeResults]) -> EpisodeResults:
+        """The episodes of several results one after another (regimes kept when present)."""
+        return cls(**{item.name: (None if getattr(parts[0], item.name) is None else
+                                  np.concatenate([getattr(part, item.name) for part in parts]))
+                      for item in dataclasses.fields(cls)})
 
     @property
     def episodes(self) -> int:

@@ -153,3 +153,76 @@ def variance_stderr(values: np.ndarray) -> float:
     centred = values - values.mean()
     fourth = float(np.mean(centred**4))
     return float(np.sqrt(max(fourth - values.var(ddof=1) ** 2, 0.0) / values.shape[0]))
+
+
+VERDICTS = ("holds", "does not hold", "cannot tell")
+
+
+def mean_interval(values: np.ndarray, confidence: float = 0.95) -> dict:
+    """Mean of `values` with a Student-t interval (n - 1 degrees of freedom).
+
+    For paired comparisons pass the per-pair differences (a paired interval). With one value
+    the interval is undefined (nan bounds).
+    """
+    from scipy.stats import t as student_t
+
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.shape[0] == 0 or not np.all(np.isfinite(values)):
+        raise ParameterError("values must be a non-empty 1-D array of finite numbers")
+    if not 0.0 < confidence < 1.0:
+        raise ParameterError(f"confidence must be in (0, 1), got {confidence!r}")
+    count = values.shape[0]
+    mean = float(values.mean())
+    if count < 2:
+        return {"count": 1, "mean": mean, "std": float("nan"), "stderr": float("nan"),
+                "low": float("nan"), "high": float("nan")}
+    std = float(values.std(ddof=1))
+    stderr = std / np.sqrt(count)
+    half = float(student_t.ppf(0.5 + 0.5 * confidence, count - 1)) * stderr
+    return {"count": count, "mean": mean, "std": std, "stderr": stderr,
+            "low": mean - half, "high": mean + half}
+
+
+def verdict(low: float, high: float, claimed_sign: int, threshold: float = 0.0) -> str:
+    """'holds', 'does not hold' or 'cannot tell' for a claim "the statistic is above
+    (claimed_sign = +1) or below (-1) the threshold", judged on its interval [low, high].
+
+    An exact statistic has low = high. The claim holds when the whole interval is strictly on
+    the claimed side; it does not hold when the whole interval is on the other side or the
+    statistic is exactly the threshold; otherwise (the interval straddles it, or is nan)
+    nothing can be told.
+    """
+    if claimed_sign not in (-1, 1):
+        raise ParameterError(f"claimed_sign must be +1 or -1, got {claimed_sign!r}")
+    low, high = (claimed_sign * (float(low) - threshold), claimed_sign * (float(high) - threshold))
+    low, high = min(low, high), max(low, high)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "cannot tell"
+    if low > 0.0:
+        return "holds"
+    if high < 0.0 or low == high == 0.0:
+        return "does not hold"
+    return "cannot tell"
+
+
+def correlation_interval(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> dict:
+    """Pearson correlation of x and y with the Fisher-z interval (atanh r ± z/√(n − 3))."""
+    from scipy.stats import norm
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.shape[0] < 4:
+        raise ParameterError("x and y must be 1-D arrays of the same length, at least 4")
+    if x.std() == 0.0 or y.std() == 0.0:  # no correlation is defined: nothing can be told
+        return {"count": x.shape[0], "correlation": np.nan, "low": np.nan, "high": np.nan}
+    correlation = float(np.corrcoef(x, y)[0, 1])
+    half = float(norm.ppf(0.5 + 0.5 * confidence)) / np.sqrt(x.shape[0] - 3)
+    centre = np.arctanh(np.clip(correlation, -1 + 1e-15, 1 - 1e-15))
+    return {"count": x.shape[0], "correlation": correlation,
+            "low": float(np.tanh(centre - half)), "high": float(np.tanh(centre + half))}
+
+
+def dominance(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per episode, the size of one paired effect minus the size of another:
+    sign(mean first)·first - sign(mean second)·second (positive: the first effect is larger)."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    return np.sign(first.mean()) * first - np.sign(second.mean()) * second

@@ -34,8 +34,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from acsim.agents.policies import StrategyParameters, policy_label
-from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig
+from acsim.agents.policies import POLICIES, StrategyParameters, policy_label
+from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig, describe_object
 from acsim.simulator.randomness import BLOCK_SIZE, noise_shocks, regime_paths
 from acsim.simulator.statistics import paired_difference, summarise_chunks
 from acsim.simulator.vectorised import ensemble_paths, execute
@@ -53,11 +53,12 @@ def strategy_label(strategy: StrategyParameters | object) -> str:
 
 
 def describe_strategy(strategy: StrategyParameters | object) -> dict:
-    """What the manifest records of a strategy (a policy object by its repr)."""
+    """What the manifest records of a strategy (a policy object by its class and attributes,
+    so that a rerun with an equal object resumes)."""
     if isinstance(strategy, StrategyParameters):
         return {"name": strategy.name, **{key: list(value) if isinstance(value, tuple) else
                                           value for key, value in strategy.options.items()}}
-    return {"object": repr(strategy)}
+    return describe_object(strategy)
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,17 @@ class Study:
     baseline: int = 0
 
     def __post_init__(self) -> None:
-        if not self.strategies:
-            raise ParameterError("a study needs at least one strategy")
-        if not 0 <= self.baseline < len(self.strategies):
+        if not isinstance(self.base, SimulationConfig):
+            raise ParameterError(f"a study's base must be a SimulationConfig, got {self.base!r}")
+        if not isinstance(self.strategies, (tuple, list)) or not self.strategies:
+            raise ParameterError("a study needs a non-empty tuple of strategies, got "
+                                 f"{self.strategies!r}")
+        if not isinstance(self.sweep, dict) or not all(
+                isinstance(values, (tuple, list)) for values in self.sweep.values()):
+            raise ParameterError("sweep must be {\"table.key\": (value, ...)}, got "
+                                 f"{self.sweep!r}")
+        if isinstance(self.baseline, bool) or not isinstance(self.baseline, int) \
+                or not 0 <= self.baseline < len(self.strategies):
             raise ParameterError(f"baseline must index one of the {len(self.strategies)} "
                                  f"strategies, got {self.baseline}")
         for strategy in self.strategies:
@@ -171,15 +180,17 @@ class Study:
         }
 
 
-_started_policies: dict = {}  # per worker process: built-in case configuration -> policy
+_started_policies: dict = {}  # per process and study: built-in case configuration -> policy
 
 
 def _policy(case: Case) -> object:
-    """The case's policy, started. Built-in policies are started once per process and reused
-    for every block (they keep no state between steps); a policy object of your own is
-    copied and started afresh for every block."""
+    """The case's policy, started. Built-in policies keep no state between steps, so they are
+    started once per process and reused for every block; any other policy (an object, or a
+    "package.module:Class") is built and started afresh for every block."""
     if case.policy is not None:
         return case.config.started_policy(copy.deepcopy(case.policy))
+    if case.config.strategy.name not in POLICIES:
+        return case.config.started_policy()
     if case.config not in _started_policies:
         _started_policies[case.config] = case.config.started_policy()
     return _started_policies[case.config]
@@ -187,9 +198,12 @@ def _policy(case: Case) -> object:
 
 def ignores_field(case: Case, policy: object) -> bool:
     """True when the ensemble cannot change this case's results: the market's coupling is 0
-    (the field moves no price) and the policy says it ignores the field (`uses_field` False
-    after start). A policy that does not say so is assumed to use it."""
-    return case.config.extended.coupling == 0.0 and not getattr(policy, "uses_field", True)
+    (the field moves no price) and the policy is a built-in one that says it ignores the field
+    (`uses_field` False after start). Any other policy, a subclass of a built-in among them,
+    is given the real field."""
+    built_in = type(policy) in POLICIES.values()
+    return (case.config.extended.coupling == 0.0 and built_in
+            and not getattr(policy, "uses_field", True))
 
 
 def block_path(out: Path, block: int) -> Path:
@@ -229,8 +243,17 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
     return block, count, time.perf_counter() - started
 
 
+def make_directory(path: Path, flag: str = "--out") -> None:
+    """Create an output directory, or a ParameterError saying why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"{flag} {str(path)!r} cannot be created: "
+                             f"{error.strerror or error}") from None
+
+
 def _prepare(study: Study, out: Path) -> None:
-    (out / "blocks").mkdir(parents=True, exist_ok=True)
+    make_directory(out / "blocks")
     manifest = out / "manifest.json"
     description = study.to_dict()
     if manifest.exists():
@@ -308,6 +331,7 @@ def run_study(study: Study, out: str | Path, backend: str = "processes",
     if out.exists() and not out.is_dir():
         raise ParameterError(f"output directory {str(out)!r} is a file")
     _prepare(study, out)
+    _started_policies.clear()  # each study starts its built-in policies afresh
     todo = [(block, count) for block, count in study.blocks()
             if not block_path(out, block).exists()]
     show = sys.stderr.isatty() if progress is None else progress

@@ -104,7 +104,7 @@ def load_study(path: str | Path) -> Study:
     sweep = table.get("sweep", {})
     if not isinstance(sweep, dict):
         raise ParameterError(f"{path}: [study.sweep] must be a table of "
-                             "\"section.field\" = [values], got {sweep!r}")
+                             f"\"table.key\" = [values], got {sweep!r}")
     for key, values in sweep.items():
         if not isinstance(values, list):
             raise ParameterError(f"{path}: sweep {key!r} must be a list of values, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from acsim.agents.policies import ExecutionPolicy, Observation
+from acsim.agents.policies import ExecutionPolicy, Observation, checked_trades, read_only
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.market import PriceEngine
 from acsim.simulator.randomness import (
@@ -22,7 +22,7 @@ from acsim.simulator.randomness import (
     regime_paths,
 )
 from acsim.simulator.results import EpisodeResults
-from acsim.strategies import ensemble
+from acsim.strategies import ensemble, validation
 from acsim.strategies.ensemble import EnsembleParameters
 from acsim.strategies.errors import ParameterError
 
@@ -32,6 +32,7 @@ CHUNK_EPISODES = 512  # ensemble draws are generated this many episodes at a tim
 def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, steps: int,
                    first: int, count: int) -> np.ndarray:
     """Momentum counts m_0..m_N of the episodes, shape (count, N + 1)."""
+    validation.integer("block", block, 0)
     counts = np.empty((count, steps + 1), dtype=np.int64)
     initial = ensemble.initial_count(parameters, initial_uniforms(root_seed, block, first, count))
     draws = parameters.draws_per_step
@@ -86,15 +87,16 @@ class MarketBatch:
     def observation(self) -> Observation:
         """What the executing agent sees before the next step k (MODEL.md §2, item 2)."""
         k = self.completed + 1
-        return Observation(k, self.steps - k + 1, self.holdings[:, k - 1], self.engine.price,
-                           self.fields[:, k - 1], self.counts[:, k], self.trades[:, : k - 1],
-                           self.regimes[:, k - 1])
+        return Observation(k, self.steps - k + 1, read_only(self.holdings[:, k - 1]),
+                           read_only(self.engine.price), read_only(self.fields[:, k - 1]),
+                           read_only(self.counts[:, k]), read_only(self.trades[:, : k - 1]),
+                           read_only(self.regimes[:, k - 1]))
 
     def advance(self, trades: np.ndarray | None) -> np.ndarray:
         """Step k: fill `trades` (E,), move the price; returns the fills S̃_k."""
         k = self.completed + 1
         held = self.holdings[:, k - 1]
-        trade = held.copy() if k == self.steps else trades
+        trade = held.copy() if k == self.steps else checked_trades(trades, self.episodes, k)
         self.trades[:, k - 1] = trade
         self.fills[:, k - 1] = self.engine.fill(trade)
         self.holdings[:, k] = held - trade
@@ -132,7 +134,21 @@ def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarra
             noise: np.ndarray, regimes: np.ndarray | None = None) -> EpisodeResults:
     """Run the executing agent and the price engine over given count paths, shocks and (with
     volatility regimes) regime paths."""
-    batch = MarketBatch(config, counts, noise, regimes)
+    return drive(MarketBatch(config, counts, noise, regimes), policy)
+
+
+def market_batch(config: SimulationConfig, block: int, first: int = 0,
+                 count: int = BLOCK_SIZE) -> MarketBatch:
+    """The market of episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed,
+    with their draws, before step 1 (the one place that knows which draws a batch needs)."""
+    steps = config.market.steps
+    counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
+    return MarketBatch(config, counts, noise_shocks(config.seed, block, steps, first, count),
+                       regime_paths(config.regimes, config.seed, block, steps, first, count))
+
+
+def drive(batch: MarketBatch, policy: ExecutionPolicy) -> EpisodeResults:
+    """Run a started policy through a batch to the end (the last step trades what is left)."""
     while not batch.done:
         batch.advance(None if batch.last_step else policy.trades(batch.observation()))
     return batch.results()
@@ -142,8 +158,4 @@ def simulate_block(config: SimulationConfig, block: int, first: int = 0,
                    count: int = BLOCK_SIZE,
                    policy: ExecutionPolicy | None = None) -> EpisodeResults:
     """Episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed."""
-    steps = config.market.steps
-    counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
-    return execute(config, config.started_policy(policy),
-                   counts, noise_shocks(config.seed, block, steps, first, count),
-                   regime_paths(config.regimes, config.seed, block, steps, first, count))
+    return drive(market_batch(config, block, first, count), config.started_policy(policy))

@@ -134,6 +134,14 @@ def parameter(default: Any, *, unit: str, allowed: Allowed, help: str,
         "parameter": Declaration(unit, allowed, help, flag)})
 
 
+def same_as(kind: type, name: str) -> Any:
+    """A dataclass field declared exactly as field `name` of `kind` (the same default and
+    declaration): for a parameter that two classes carry, e.g. a switching rule's rate and the
+    [ensemble] key that builds the rule."""
+    original = kind.__dataclass_fields__[name]
+    return dataclasses.field(default=original.default, metadata=original.metadata)
+
+
 @dataclass(frozen=True)
 class Declared:
     """One declared field of a parameter class, as the CLI and the reference page see it."""

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, gammaln
 
+from acsim.strategies import validation
 from acsim.strategies.components import build_component
 from acsim.strategies.declarations import (
     NON_NEGATIVE,
@@ -48,10 +49,12 @@ from acsim.strategies.declarations import (
     count_or_choice,
     integer,
     parameter,
+    same_as,
 )
 from acsim.strategies.errors import ParameterError
 
 INITIAL_COUNTS = ("balanced", "stationary")
+PROBABILITY = between(0.0, 1.0)
 
 
 class SwitchingRule(ABC):
@@ -126,11 +129,17 @@ class KirmanRule(SwitchingRule):
     herding: b, probability of copying another agent (a_i + b <= 1).
     """
 
-    switch_to_momentum: float = 0.01
-    switch_to_mean_reversion: float = 0.01
-    herding: float = 0.5
+    switch_to_momentum: float = parameter(
+        0.01, unit="per micro-update", allowed=PROBABILITY,
+        help="kirman a1: own switching probability of a mean-reversion agent")
+    switch_to_mean_reversion: float = parameter(
+        0.01, unit="per micro-update", allowed=PROBABILITY,
+        help="kirman a2: own switching probability of a momentum agent")
+    herding: float = parameter(0.5, unit="per micro-update", allowed=PROBABILITY,
+                               help="kirman b: probability of copying another agent")
 
     def __post_init__(self) -> None:
+        check_parameters(self)
         for name, own in (("switch_to_momentum", self.switch_to_momentum),
                           ("switch_to_mean_reversion", self.switch_to_mean_reversion)):
             if own + self.herding > 1.0:
@@ -216,7 +225,11 @@ class RandomWalkRule(SwitchingRule):
     step_probability: p <= 1/2, the probability of each ±1 move.
     """
 
-    step_probability: float = 0.25
+    step_probability: float = parameter(0.25, unit="per step", allowed=between(0.0, 0.5),
+                                        help="random-walk p: probability of each ±1 move")
+
+    def __post_init__(self) -> None:
+        check_parameters(self)
 
     def step_counts(self, counts: np.ndarray, uniforms: np.ndarray, agents: int) -> np.ndarray:
         p = self.step_probability
@@ -239,7 +252,6 @@ SWITCHING_RULES = ("kirman", "random-walk")
 
 
 SWITCHING = component(SwitchingRule, SWITCHING_RULES)
-PROBABILITY = between(0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -254,16 +266,10 @@ class EnsembleParameters:
         "kirman", unit="", allowed=SWITCHING,
         help="switching rule of the count: kirman (recruitment), random-walk (±1 per step) or "
              "a rule of your own as package.module:NAME")
-    switch_to_momentum: float = parameter(
-        0.01, unit="per micro-update", allowed=PROBABILITY,
-        help="kirman a1: own switching probability of a mean-reversion agent")
-    switch_to_mean_reversion: float = parameter(
-        0.01, unit="per micro-update", allowed=PROBABILITY,
-        help="kirman a2: own switching probability of a momentum agent")
-    herding: float = parameter(0.5, unit="per micro-update", allowed=PROBABILITY,
-                               help="kirman b: probability of copying another agent")
-    step_probability: float = parameter(0.25, unit="per step", allowed=between(0.0, 0.5),
-                                        help="random-walk p: probability of each ±1 move")
+    switch_to_momentum: float = same_as(KirmanRule, "switch_to_momentum")
+    switch_to_mean_reversion: float = same_as(KirmanRule, "switch_to_mean_reversion")
+    herding: float = same_as(KirmanRule, "herding")
+    step_probability: float = same_as(RandomWalkRule, "step_probability")
     initial: str | int = parameter(
         "balanced", unit="agents", allowed=count_or_choice(0, *INITIAL_COUNTS),
         help="initial momentum count: balanced (M // 2), stationary (a draw from the "
@@ -346,3 +352,38 @@ def count_paths(parameters: EnsembleParameters, initial: np.ndarray,
     parameters.rule.count_paths(np.asarray(initial, dtype=np.int64), uniforms,
                                 parameters.agents, out)
     return out
+
+
+def initial_law(parameters: EnsembleParameters) -> np.ndarray:
+    """The law of m_0 over 0..M: a point mass (balanced or a given count) or the stationary law."""
+    if parameters.initial == "stationary":
+        return stationary_law(parameters)
+    law = np.zeros(parameters.agents + 1)
+    start = parameters.agents // 2 if parameters.initial == "balanced" else int(parameters.initial)
+    law[start] = 1.0
+    return law
+
+
+def field_moments(parameters: EnsembleParameters, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean (N,) and covariance (N, N) of the field path f_1..f_N (field units).
+
+    From the count chain alone: the law of m_k is law(m_0)·P^k, and for j <= k
+    E[m_j m_k] = Σ_i P(m_j = i)·i·E[m_k | m_j = i] (the exact forecast table).
+    """
+    steps = validation.integer("steps", steps, 1)
+    matrix = step_transition_matrix(parameters)
+    counts = np.arange(parameters.agents + 1, dtype=float)
+    laws = np.empty((steps + 1, counts.shape[0]))
+    laws[0] = initial_law(parameters)
+    for k in range(1, steps + 1):
+        laws[k] = laws[k - 1] @ matrix
+    forecast = expected_count_table(parameters, steps)
+    mean = laws @ counts
+    second = np.empty((steps + 1, steps + 1))
+    for j in range(steps + 1):
+        for k in range(j, steps + 1):
+            second[j, k] = second[k, j] = np.sum(laws[j] * counts * forecast[k - j])
+    covariance = second - np.outer(mean, mean)
+    scale = 2.0 * parameters.field_scale / parameters.agents
+    field_mean = parameters.field_scale * (2.0 * mean - parameters.agents) / parameters.agents
+    return field_mean[1:], scale**2 * covariance[1:, 1:]

@@ -24,3 +24,8 @@ class SolverError(AcsimError):
 class PlanningError(AcsimError):
     """A planner was asked to plan under a model it cannot solve (e.g. an impact model
     without a planner); it refuses instead of planning with the wrong model."""
+
+
+class PolicyError(AcsimError):
+    """A policy broke its contract: it lacks `start` or `trades`, or returned trades that are not
+    one finite number per episode."""

@@ -79,7 +79,7 @@ class ExecutionProblem:
 
     def __post_init__(self) -> None:
         check_parameters(self)
-        if self.effective_temporary_impact <= 0.0:
+        if self.effective_temporary_impact <= 1e-12 * self.temporary_impact:  # 0 up to rounding
             raise ParameterError(
                 "effective temporary impact η̃ = temporary_impact - permanent_impact·τ/2 = "
                 f"{self.temporary_impact!r} - {self.permanent_impact!r}·{self.step_length!r}/2 "

@@ -147,3 +147,15 @@ def kirman_closed_form(M, a1, a2, s, m):
     mean = M * a1 / (a1 + a2)
     rho = (1.0 - (a1 + a2) / M) ** M
     return mean + rho**s * (m - mean)
+
+
+def verdict_rule(low: float, high: float, sign: int) -> str:
+    """The verdict rule as the reports state it: a claim "the statistic is above (sign +1) or
+    below (-1) 0" holds when its whole interval is strictly on that side, does not hold when
+    the interval is wholly on the other side or the exact value is 0, else cannot be told."""
+    low, high = sorted((sign * low, sign * high))
+    if low > 0:
+        return "holds"
+    if high < 0 or low == high == 0:
+        return "does not hold"
+    return "cannot tell"

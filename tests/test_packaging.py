@@ -78,7 +78,7 @@ def test_the_wheel_imports_acsim_and_not_the_generic_names(installed, tmp_path):
 def test_the_wheel_runs_a_command(installed, tmp_path):
     result = isolated(installed, (
         "import sys\nfrom acsim.experiments.cli import main\n"
-        "sys.exit(main(['schedule', '--steps', '3', '--format', 'json']))\n"), tmp_path)
+        "sys.exit(main(['schedule', '--steps', '6', '--format', 'json']))\n"), tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert len(report["trades"]) == 3 and sum(report["trades"]) == pytest.approx(1e6)
+    assert len(report["trades"]) == 6 and sum(report["trades"]) == pytest.approx(1e6)

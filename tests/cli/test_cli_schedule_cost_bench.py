@@ -39,10 +39,10 @@ def test_schedule_defaults_reproduce_the_published_ac_numbers(capsys):
 
 
 def test_schedule_table_output_names_units(capsys):
-    code, out, _ = run(capsys, "schedule", "--steps", "3")
+    code, out, _ = run(capsys, "schedule", "--steps", "6")
     assert code == 0
     assert "expected shortfall" in out and "currency" in out and "kappa" in out
-    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
+    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 6
 
 
 def test_extended_schedule_flags_reach_the_planner(capsys):
@@ -75,8 +75,9 @@ def test_cost_of_given_trades_is_model_e_and_v(capsys):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["cost", "--steps", "3"], ["exactly one of --holdings and --trades"]),
-    (["cost", "--steps", "3", "--trades", "1,2"], ["trades must have 3 values"]),
+    (["cost", "--steps", "6"], ["exactly one of --holdings and --trades"]),
+    (["cost", "--steps", "6", "--trades", "1,2"], ["trades must have 6 values"]),
+    (["schedule", "--steps", "3"], ["effective temporary impact"]),
     (["cost", "--steps", "3", "--horizon", "3", "--holdings", "1e6,1,1,1"],
      ["holdings must end at 0"]),
     (["schedule", "--coupling", "0.1"], ["need --model extended"]),

@@ -32,6 +32,7 @@ from tests.oracles import (
     least_squares_holdings,
     price_shocks,
     read_table,
+    verdict_rule,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -258,3 +259,30 @@ def test_self_alpha_makes_extended_ac_significantly_cheaper(grid):
             # the measured saving is the predicted one to within 4 standard errors
             assert abs(mean - gap) <= 4.0 * noise / math.sqrt(EPISODES) + (
                 0.0 if coupling == 0.0 else 0.1 * abs(gap)), (strategy, coupling, mean, gap)
+
+
+def test_verdicts_recomputed_from_the_episode_files(grid):
+    """Each verdict's statistic and interval from the per-episode files (extended/model minus
+    adaptive AC at the field point and at the self-alpha point), with the rule written here."""
+    out, _, _, episodes = grid
+    verdicts = read_table(out, "verdicts")
+    field = my_paired(episodes, "extended/model", max(COUPLINGS), min(SELF_ALPHAS))
+    own = my_paired(episodes, "extended/model", min(COUPLINGS), max(SELF_ALPHAS))
+
+    def per_episode(coupling, self_alpha):
+        return (shortfalls(episodes, "extended/model", coupling, self_alpha)
+                - shortfalls(episodes, "ac-adaptive", coupling, self_alpha))
+
+    a = per_episode(min(COUPLINGS), max(SELF_ALPHAS))
+    b = per_episode(max(COUPLINGS), min(SELF_ALPHAS))
+    d = np.sign(a.mean()) * a - np.sign(b.mean()) * b
+    half = Z95 * d.std(ddof=1) / math.sqrt(d.shape[0])
+    expected = [(field[0], field[2], field[3], -1), (own[0], own[2], own[3], -1),
+                (d.mean(), d.mean() - half, d.mean() + half, 1)]
+    assert len(verdicts) == 3
+    for row, (value, low, high, sign) in zip(verdicts.to_dict(orient="records"), expected):
+        assert (row["value"], row["low"], row["high"]) == pytest.approx((value, low, high),
+                                                                        rel=1e-9, abs=1e-9)
+        assert row["verdict"] == verdict_rule(low, high, sign), row["claim"]
+    report = (out / "report.md").read_text()
+    assert all(f"**{v}**" in report for v in verdicts["verdict"])

@@ -21,6 +21,12 @@ the remaining inventory of y is Q - Y_k = X_{T-k}, and Σ_{k=1}^{T} (Q - Y_k)² 
 Reversal is a bijection of the feasible set, so the remaining-reading minimiser is the
 reverse of the cumulative one and the optimal objectives differ by exactly λσ²Q² = 10⁵.
 
+Exact expectations: the field's mean and covariance are rebuilt here from a transition matrix
+written entry by entry (tests/oracles.py), the response matrix R from the same dense KKT
+matrix as the minimiser, so E[J*(γ)] - J*(0) = -(γ²/4)·tr(RΣ) is computed here independently;
+the saved Monte Carlo means must lie within 4 standard errors of it. Every verdict in
+verdicts.csv is recomputed from the saved tables with the rule written here.
+
 Part 2, the simulated market: the summary and paired tables are recomputed from the
 per-episode Parquet files; at coupling 0 the shortfall of TWAP, adaptive AC and extended
 AC is deterministic apart from the price noise, IS = E_true - σ√τ Σ ξ_k x_k with
@@ -30,6 +36,7 @@ rebuilt from the documented random-stream protocol (simulator/randomness.py).
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -42,8 +49,10 @@ from acsim.simulator.study import load_episodes
 from tests.oracles import (
     expected_shortfall_with_self_alpha,
     least_squares_holdings,
+    loop_random_walk_matrix,
     price_shocks,
     read_table,
+    verdict_rule,
 )
 
 SEED = 5
@@ -85,9 +94,9 @@ def objective(trades, reading: str, self_alpha: float, coupling: float = 0.0,
                  - self_alpha * np.sum(x) - coupling * np.sum(field * x))
 
 
-def kkt_minimiser(reading: str, self_alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """argmin J s.t. Σx = Q at γ = 0, from the quadratic J(x) = x'Ax + b'x + c read off
-    `objective` by polarisation; returns (x, eigenvalues of A)."""
+def kkt_system(reading: str, self_alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(KKT matrix, b, A) of J(x) = x'Ax + b'x + c at γ = 0, read off `objective` by
+    polarisation."""
     def j(x):
         return objective(x, reading, self_alpha)
 
@@ -103,8 +112,46 @@ def kkt_minimiser(reading: str, self_alpha: float) -> tuple[np.ndarray, np.ndarr
     kkt[:STEPS, :STEPS] = 2.0 * a
     kkt[:STEPS, STEPS] = 1.0
     kkt[STEPS, :STEPS] = 1.0
+    return kkt, b, a
+
+
+def kkt_minimiser(reading: str, self_alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """argmin J s.t. Σx = Q at γ = 0; returns (x, eigenvalues of A)."""
+    kkt, b, a = kkt_system(reading, self_alpha)
     solution = np.linalg.solve(kkt, np.concatenate([-b, [Q]]))
     return solution[:STEPS], np.linalg.eigvalsh(0.5 * (a + a.T))
+
+
+@functools.cache
+def field_law() -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the paper's field path x̄_1..x̄_20 (M = 100, ±1 with p = 1/2,
+    start 50, field 5·(2m - 100)/100), from powers of the entry-by-entry matrix."""
+    matrix = loop_random_walk_matrix(100, 0.5)
+    counts = np.arange(101.0)
+    law = np.zeros(101)
+    law[50] = 1.0
+    laws = [law]
+    for _ in range(STEPS):
+        laws.append(laws[-1] @ matrix)
+    ahead = [counts]  # ahead[s] = E[m_{j+s} | m_j] = P^s·m
+    for _ in range(STEPS):
+        ahead.append(matrix @ ahead[-1])
+    second = np.zeros((STEPS, STEPS))
+    for j in range(1, STEPS + 1):
+        for k in range(j, STEPS + 1):
+            second[j - 1, k - 1] = second[k - 1, j - 1] = np.sum(laws[j] * counts * ahead[k - j])
+    mean = np.array([laws[k] @ counts for k in range(1, STEPS + 1)])
+    scale = 2.0 * 5.0 / 100.0
+    return scale * (mean - 50.0), scale**2 * (second - np.outer(mean, mean))
+
+
+def exact_change(reading: str, coupling: float) -> float:
+    """E[J*(γ)] - J*(0) = -(γ²/4)·tr(RΣ), R = 2·(KKT⁻¹)[:T, :T] (the trades' response to b)."""
+    kkt, _, _ = kkt_system(reading, 1.0)
+    response = 2.0 * np.linalg.inv(kkt)[:STEPS, :STEPS]
+    mean, covariance = field_law()
+    assert np.allclose(mean, 0.0)
+    return -0.25 * coupling**2 * float(np.trace(response @ covariance))
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +165,7 @@ def run(tmp_path_factory) -> Path:
 
 def schedule(trades: pd.DataFrame, reading: str, self_alpha: float, coupling: float,
              column: str = "mean_trade") -> np.ndarray:
+    """One saved schedule (mean over paths, or the exact schedule at the mean field)."""
     rows = trades[(trades["reading"] == reading) & (trades["self_alpha"] == self_alpha)
                   & (trades["coupling"] == coupling)].sort_values("step")
     assert list(rows["step"]) == list(range(1, STEPS + 1))
@@ -135,56 +183,73 @@ def objective_row(table: pd.DataFrame, reading: str, self_alpha: float,
 # ---------------------------------------------------------------- outputs on disk
 
 def test_cli_writes_figures_tables_and_report(run):
-    for name in ("figure1_objective_vs_coupling", "figure2_trades_self_alpha_1",
-                 "market_shortfall_vs_coupling"):
+    for name in ("figure1_objective_change", "figure2_representative_path",
+                 "market_effects"):
         png = run / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == PNG and png.stat().st_size > 1000
     tables = {name: read_table(run, name) for name in
-              ("figure1_objective", "figure2_trades", "market_summary", "market_paired")}
+              ("figure1_objective", "mean_trades", "market_summary", "market_paired",
+               "market_effects", "verdicts", "figure2_representative_path")}
     assert len(tables["figure1_objective"]) == len(READINGS) * len(SELF_ALPHAS) * len(COUPLINGS)
-    assert len(tables["figure2_trades"]) == (len(READINGS) * len(SELF_ALPHAS) * len(COUPLINGS)
-                                             * STEPS)
+    assert len(tables["mean_trades"]) == (len(READINGS) * len(SELF_ALPHAS) * len(COUPLINGS)
+                                          * STEPS)
+    assert len(tables["figure2_representative_path"]) == len(READINGS) * len(COUPLINGS) * STEPS
     assert (tables["figure1_objective"]["paths"] == PATHS).all()
     assert (tables["market_summary"]["episodes"] == EPISODES).all()
     report = (run / "report.md").read_text()
     assert f"{PATHS:,} ensemble paths" in report
     assert f"seed {SEED}" in report
     assert f"{EPISODES:,} simulated episodes" in report
+    for row in tables["verdicts"].itertuples():  # every verdict is in the report's table
+        assert f"| {row.claim} | {row.section} |" in report and f"**{row.verdict}**" in report
 
 
 # ---------------------------------------------------------------- paper-literal QP
 
 def test_schedule_at_zero_coupling_is_path_independent(run):
-    trades = read_table(run, "figure2_trades")
+    trades = read_table(run, "mean_trades")
     table = read_table(run, "figure1_objective")
     for reading in READINGS:
         for self_alpha in SELF_ALPHAS:
             mean = schedule(trades, reading, self_alpha, 0.0)
-            for column in ("band_low", "band_high"):
-                np.testing.assert_allclose(schedule(trades, reading, self_alpha, 0.0, column),
-                                           mean, rtol=0, atol=1e-9 * Q)
+            np.testing.assert_allclose(schedule(trades, reading, self_alpha, 0.0,
+                                                "exact_mean_trade"), mean, rtol=0, atol=1e-9 * Q)
             row = objective_row(table, reading, self_alpha, 0.0)
-            assert row["band_low"] == pytest.approx(row["mean_objective"], rel=1e-12)
-            assert row["band_high"] == pytest.approx(row["mean_objective"], rel=1e-12)
-            assert row["stderr"] <= 1e-10 * abs(row["mean_objective"])
+            for column in ("objective_band_low", "objective_band_high", "exact_objective"):
+                assert row[column] == pytest.approx(row["objective_mean"], rel=1e-12)
+            assert row["objective_stderr"] <= 1e-10 * abs(row["objective_mean"])
+            assert row["change_mean"] == 0.0 and row["exact_change"] == 0.0
     # ... whereas with coupling the paths differ (the field is really random)
     row = objective_row(table, "cumulative", 1.0, 2.0)
-    assert row["band_high"] - row["band_low"] > 1.0
+    assert row["objective_band_high"] - row["objective_band_low"] > 1.0
+
+
+def test_mean_schedule_is_the_schedule_at_zero_coupling(run):
+    """The field's mean is 0 and the schedule is linear in it: the exact mean schedule is
+    the γ = 0 schedule for every γ, and the sampled mean is close to it."""
+    trades = read_table(run, "mean_trades")
+    for reading in READINGS:
+        zero = schedule(trades, reading, 1.0, 0.0)
+        for coupling in COUPLINGS:
+            np.testing.assert_allclose(schedule(trades, reading, 1.0, coupling,
+                                                "exact_mean_trade"), zero, rtol=0, atol=1e-9 * Q)
+            np.testing.assert_allclose(schedule(trades, reading, 1.0, coupling), zero, rtol=0,
+                                       atol=0.05 * coupling + 1e-9 * Q)
 
 
 @pytest.mark.parametrize("reading", READINGS)
 @pytest.mark.parametrize("self_alpha", SELF_ALPHAS)
 def test_saved_objective_is_the_objective_of_the_saved_schedule(run, reading, self_alpha):
-    x = schedule(read_table(run, "figure2_trades"), reading, self_alpha, 0.0)
+    x = schedule(read_table(run, "mean_trades"), reading, self_alpha, 0.0)
     saved = objective_row(read_table(run, "figure1_objective"), reading, self_alpha, 0.0)
-    assert saved["mean_objective"] == pytest.approx(objective(x, reading, self_alpha),
+    assert saved["objective_mean"] == pytest.approx(objective(x, reading, self_alpha),
                                                     rel=1e-10)
 
 
 @pytest.mark.parametrize("reading", READINGS)
 @pytest.mark.parametrize("self_alpha", SELF_ALPHAS)
 def test_saved_schedule_is_the_kkt_minimiser(run, reading, self_alpha):
-    x = schedule(read_table(run, "figure2_trades"), reading, self_alpha, 0.0)
+    x = schedule(read_table(run, "mean_trades"), reading, self_alpha, 0.0)
     optimum, eigenvalues = kkt_minimiser(reading, self_alpha)
     assert eigenvalues.min() > 0.0  # strictly convex: the minimiser is unique
     np.testing.assert_allclose(x, optimum, rtol=0, atol=1e-8 * Q)
@@ -198,33 +263,38 @@ def test_saved_schedule_is_the_kkt_minimiser(run, reading, self_alpha):
 
 
 def test_saved_trades_sum_to_the_order(run):
-    trades = read_table(run, "figure2_trades")
+    trades = read_table(run, "mean_trades")
     totals = trades.groupby(["reading", "self_alpha", "coupling"])["mean_trade"].sum()
     assert len(totals) == len(READINGS) * len(SELF_ALPHAS) * len(COUPLINGS)
     np.testing.assert_allclose(totals.to_numpy(), Q, rtol=1e-12)
+    path = read_table(run, "figure2_representative_path")
+    sums = path.groupby(["reading", "coupling"])["trade"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), Q, rtol=1e-12)
 
 
 def test_constant_self_alpha_shifts_only_the_objective(run):
-    trades = read_table(run, "figure2_trades")
+    trades = read_table(run, "mean_trades")
     table = read_table(run, "figure1_objective")
     shift = -(1.0 - 0.01) * Q
     for reading in READINGS:
         for coupling in COUPLINGS:
-            for column in ("mean_trade", "band_low", "band_high"):
+            for column in ("mean_trade", "exact_mean_trade"):
                 np.testing.assert_allclose(schedule(trades, reading, 1.0, coupling, column),
                                            schedule(trades, reading, 0.01, coupling, column),
                                            rtol=0, atol=1e-9 * Q)
             high = objective_row(table, reading, 1.0, coupling)
             low = objective_row(table, reading, 0.01, coupling)
-            for column in ("mean_objective", "band_low", "band_high", "ci95_low", "ci95_high"):
+            for column in ("objective_mean", "objective_band_low", "objective_band_high",
+                           "objective_ci95_low", "objective_ci95_high", "exact_objective"):
                 assert high[column] - low[column] == pytest.approx(shift, abs=1e-6), (
                     reading, coupling, column)
-            assert high["stderr"] == pytest.approx(low["stderr"], rel=1e-6, abs=1e-9)
+            for column in ("change_mean", "exact_change", "roughness_mean", "exact_roughness"):
+                assert high[column] == pytest.approx(low[column], abs=1e-6)
 
 
 @pytest.mark.parametrize("self_alpha", SELF_ALPHAS)
 def test_cumulative_reading_is_the_time_reverse_of_the_remaining_one(run, self_alpha):
-    trades = read_table(run, "figure2_trades")
+    trades = read_table(run, "mean_trades")
     table = read_table(run, "figure1_objective")
     cumulative = schedule(trades, "cumulative", self_alpha, 0.0)
     remaining = schedule(trades, "remaining", self_alpha, 0.0)
@@ -232,8 +302,8 @@ def test_cumulative_reading_is_the_time_reverse_of_the_remaining_one(run, self_a
     # the identity of the module docstring, on the saved schedules and on the saved values
     assert objective(remaining, "remaining", self_alpha) == pytest.approx(
         objective(cumulative, "cumulative", self_alpha) - LAMBDA * VARIANCE * Q**2, rel=1e-12)
-    gap = (objective_row(table, "cumulative", self_alpha, 0.0)["mean_objective"]
-           - objective_row(table, "remaining", self_alpha, 0.0)["mean_objective"])
+    gap = (objective_row(table, "cumulative", self_alpha, 0.0)["objective_mean"]
+           - objective_row(table, "remaining", self_alpha, 0.0)["objective_mean"])
     assert gap == pytest.approx(LAMBDA * VARIANCE * Q**2, rel=1e-10)
     # printed reading back-loads, remaining reading front-loads
     assert np.all(np.diff(cumulative) > 0) and np.all(np.diff(remaining) < 0)
@@ -241,13 +311,109 @@ def test_cumulative_reading_is_the_time_reverse_of_the_remaining_one(run, self_a
 
 def test_paper_objective_statistics_are_consistent(run):
     table = read_table(run, "figure1_objective")
-    half = Z95 * table["stderr"]
-    np.testing.assert_allclose(table["ci95_high"] - table["mean_objective"], half,
-                               rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(table["mean_objective"] - table["ci95_low"], half,
-                               rtol=1e-6, atol=1e-6)
-    assert (table["band_low"] <= table["mean_objective"] + 1e-6).all()
-    assert (table["band_high"] >= table["mean_objective"] - 1e-6).all()
+    for name in ("objective", "change", "roughness"):
+        half = Z95 * table[f"{name}_stderr"]
+        np.testing.assert_allclose(table[f"{name}_ci95_high"] - table[f"{name}_mean"], half,
+                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(table[f"{name}_mean"] - table[f"{name}_ci95_low"], half,
+                                   rtol=1e-6, atol=1e-6)
+        assert (table[f"{name}_band_low"] <= table[f"{name}_mean"] + 1e-6).all()
+        assert (table[f"{name}_band_high"] >= table[f"{name}_mean"] - 1e-6).all()
+
+
+@pytest.mark.parametrize("reading", READINGS)
+def test_exact_expected_change_is_recomputed_here_and_monte_carlo_agrees(run, reading):
+    table = read_table(run, "figure1_objective")
+    for coupling in COUPLINGS[1:]:
+        row = objective_row(table, reading, 1.0, coupling)
+        exact = exact_change(reading, coupling)
+        assert row["exact_change"] == pytest.approx(exact, rel=1e-6)  # polarised KKT: ~1e-8
+        assert abs(row["change_mean"] - exact) < 4.0 * row["change_stderr"], coupling
+        assert abs(row["roughness_mean"] - row["exact_roughness"]) < 4.0 * row[
+            "roughness_stderr"]
+    assert exact_change(reading, 2.0) == pytest.approx(-0.2611, abs=5e-4)  # the issue's number
+
+
+def test_representative_path_trades_are_optimal_for_its_field(run):
+    """Its trades are the KKT minimiser with the path's field; γ moves them by ½γRx̄."""
+    path = read_table(run, "figure2_representative_path")
+    for reading in READINGS:
+        kkt, b, _ = kkt_system(reading, 1.0)
+        for coupling in COUPLINGS:
+            rows = path[(path["reading"] == reading) & (path["coupling"] == coupling)]
+            field = rows["field"].to_numpy()
+            rhs = np.concatenate([-b + coupling * field, [Q]])
+            np.testing.assert_allclose(rows["trade"].to_numpy(),
+                                       np.linalg.solve(kkt, rhs)[:STEPS], rtol=0, atol=1e-8 * Q)
+    # the paper's walk moves every step by one agent: the field by 2·5/100
+    np.testing.assert_allclose(np.abs(np.diff(path["field"].to_numpy()[:STEPS])), 0.1)
+
+
+def test_every_verdict_is_recomputed_from_the_saved_tables(run):
+    table = read_table(run, "figure1_objective")
+    trades = read_table(run, "mean_trades")
+    effects = read_table(run, "market_effects")
+    verdicts = read_table(run, "verdicts")
+    top = max(COUPLINGS)
+    printed, base = (objective_row(table, "cumulative", 1.0, top),
+                     objective_row(table, "cumulative", 1.0, 0.0))
+    self_shift = base["exact_objective"] - objective_row(table, "cumulative", 0.01, 0.0)[
+        "exact_objective"]
+    shift = max(np.abs(schedule(trades, r, 1.0, c, "exact_mean_trade")
+                       - schedule(trades, r, 0.01, c, "exact_mean_trade")).max()
+                for r in READINGS for c in COUPLINGS)
+    curvature = 2.0 * exact_change("cumulative", 1.0)  # d²/dγ² of -(γ²/4)·tr(RΣ)
+    expected = [
+        (printed["exact_change"],) * 3 + (-1,),
+        (printed["change_mean"], printed["change_ci95_low"], printed["change_ci95_high"], -1),
+        (curvature,) * 3 + (1,),
+        ((printed["exact_roughness"] - base["exact_roughness"]),) * 3 + (-1,),
+        (self_shift,) * 3 + (-1,),
+        ((0.0 if shift < 1e-6 else shift),) * 3 + (1,),
+        ((abs(self_shift) - abs(printed["exact_change"])),) * 3 + (1,)]
+    for self_alpha in SELF_ALPHAS:
+        market = effects[(effects["extended.self_alpha"] == self_alpha)
+                         & (effects["extended.coupling"] == top)].iloc[0]
+        expected.append((market["field_value"], market["field_value_low"],
+                         market["field_value_high"], -1))
+        expected.append((market["dominance"], market["dominance_low"], market["dominance_high"],
+                         1))
+    assert len(verdicts) == len(expected)
+    for row, (value, low, high, sign) in zip(verdicts.to_dict(orient="records"), expected):
+        assert row["value"] == pytest.approx(value, rel=1e-6, abs=1e-9), row["claim"]
+        assert (row["low"], row["high"]) == pytest.approx((low, high), rel=1e-6, abs=1e-9)
+        assert row["claimed_sign"] == sign
+        assert row["verdict"] == verdict_rule(low, high, sign), row["claim"]
+    decided = verdicts.set_index("claim")["verdict"]
+    # the exact verdicts do not depend on the run's size or seed
+    assert decided["the marginal benefit of γ diminishes"] == "does not hold"
+    assert decided["Figure 2: a larger γ smooths the trades"] == "does not hold"
+    assert decided["Figure 1: self-alpha changes the optimal schedule"] == "does not hold"
+    assert decided["Figure 1: the execution cost falls as the ensemble coupling γ grows"] == "holds"
+
+
+def test_market_effects_recomputed_from_episode_files(run):
+    effects = read_table(run, "market_effects")
+    episodes = load_episodes(run / "simulation")
+    for row in effects.to_dict(orient="records"):
+        coupling, self_alpha = row["extended.coupling"], row["extended.self_alpha"]
+
+        def values(strategy, coupling=coupling, self_alpha=self_alpha):
+            return _case(episodes, strategy, coupling, self_alpha).sort_values("episode")[
+                "shortfall"].to_numpy()
+
+        self_value = values("extended/none") - values("ac-adaptive")
+        field_value = values("extended/model") - values("extended/none")
+        dominance = (np.sign(self_value.mean()) * self_value
+                     - np.sign(field_value.mean()) * field_value)
+        for name, diff in (("self_alpha_value", self_value), ("field_value", field_value),
+                           ("dominance", dominance)):
+            half = Z95 * diff.std(ddof=1) / math.sqrt(diff.shape[0])
+            assert row[name] == pytest.approx(diff.mean(), rel=1e-9, abs=1e-9)
+            assert row[f"{name}_high"] - row[name] == pytest.approx(half, rel=1e-6, abs=1e-9)
+            assert row[name] - row[f"{name}_low"] == pytest.approx(half, rel=1e-6, abs=1e-9)
+        if coupling == 0.0:  # no field to anticipate: the two extended plans are identical
+            assert np.all(field_value == 0.0)
 
 
 # ---------------------------------------------------------------- simulated market
@@ -261,7 +427,7 @@ def _case(frame: pd.DataFrame, strategy: str, coupling: float, self_alpha: float
 def test_market_summary_recomputed_from_episode_files(run):
     summary = read_table(run, "market_summary")
     episodes = load_episodes(run / "simulation")
-    assert len(summary) == 3 * len(COUPLINGS) * len(SELF_ALPHAS)
+    assert len(summary) == 4 * len(COUPLINGS) * len(SELF_ALPHAS)
     for row in summary.to_dict(orient="records"):
         values = (_case(episodes, row["strategy"], row["extended.coupling"],
                         row["extended.self_alpha"])
@@ -277,8 +443,8 @@ def test_market_paired_differences_against_summary_and_episodes(run):
     summary = read_table(run, "market_summary")
     paired = read_table(run, "market_paired")
     episodes = load_episodes(run / "simulation")
-    assert len(paired) == 2 * len(COUPLINGS) * len(SELF_ALPHAS)
-    assert set(paired["strategy"]) == {"twap", "extended/model"}
+    assert len(paired) == 3 * len(COUPLINGS) * len(SELF_ALPHAS)
+    assert set(paired["strategy"]) == {"twap", "extended/none", "extended/model"}
     assert (paired["baseline"] == "ac-adaptive").all()
     for row in paired.to_dict(orient="records"):
         coupling, self_alpha = row["extended.coupling"], row["extended.self_alpha"]
@@ -309,6 +475,7 @@ def test_market_shortfall_at_zero_coupling_is_the_exact_identity(run, self_alpha
     twap = Q * (1.0 - np.arange(STEPS + 1) / STEPS)
     schedules = {"twap": twap,
                  "ac-adaptive": holdings_for(LAMBDA * SIGMA**2),
+                 "extended/none": holdings_for(LAMBDA * SIGMA**2 + self_alpha),
                  "extended/model": holdings_for(LAMBDA * SIGMA**2 + self_alpha)}
     for strategy, holdings in schedules.items():
         predicted = (true_cost(holdings, self_alpha)

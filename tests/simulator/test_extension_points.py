@@ -23,7 +23,7 @@ from acsim.simulator.study import Study, load_episodes, run_study
 from acsim.simulator.vectorised import ensemble_paths, simulate_block
 from acsim.strategies import ensemble
 from acsim.strategies.ensemble import EnsembleParameters, SwitchingRule
-from acsim.strategies.errors import PlanningError
+from acsim.strategies.errors import ParameterError, PlanningError, PolicyError
 from acsim.strategies.impact import ImpactModel, ImpactParameters
 
 THIS = "tests.simulator.test_extension_points"
@@ -233,7 +233,7 @@ def test_a_planner_refuses_an_impact_model_it_cannot_solve():
 
 
 def test_impact_parameters_reject_what_is_not_an_impact_model():
-    with pytest.raises(Exception, match="is not an object of type ImpactModel"):
+    with pytest.raises(ParameterError, match="is not an object of type ImpactModel"):
         ImpactParameters(model=f"{THIS}:FrontLoaded")
 
 
@@ -331,8 +331,6 @@ seed = 11
 
 
 def test_bad_component_paths_are_clear_errors():
-    from acsim.strategies.errors import ParameterError
-
     with pytest.raises(ParameterError, match="cannot import 'no_such_module'"):
         EnsembleParameters(switching="no_such_module:Rule")
     with pytest.raises(ParameterError, match="has no 'Missing'"):
@@ -382,3 +380,88 @@ def test_mesa_models_are_built_from_keywords():
     assert (last == "momentum").sum() == block.momentum_counts[0, -1]
     assert (last == "executing").sum() == 1
     assert dataclasses.is_dataclass(model.config)
+
+
+# --- the policy contract ---------------------------------------------------------------------
+
+class Stateful:
+    """Counts its own steps from start(): right only if it is started afresh for each run of
+    episodes (a study must not reuse it across blocks)."""
+
+    def start(self, beliefs: Beliefs) -> None:
+        self.calls = 0
+        self.shares = beliefs.market.shares
+
+    def trades(self, observation: Observation) -> np.ndarray:
+        self.calls += 1
+        return np.full(observation.holdings.shape, self.shares * self.calls / 100.0)
+
+
+class Vandal:
+    """Writes into what it observes."""
+
+    def start(self, beliefs: Beliefs) -> None:
+        pass
+
+    def trades(self, observation: Observation) -> np.ndarray:
+        holdings = observation.holdings
+        holdings /= observation.remaining_steps
+        return holdings
+
+
+class Scalar(MyTWAP):
+    def trades(self, observation: Observation) -> np.ndarray:
+        return self.trade  # one number for every episode: not the contract
+
+
+class NotANumber(MyTWAP):
+    def trades(self, observation: Observation) -> np.ndarray:
+        return np.full(observation.holdings.shape, np.nan)
+
+
+def test_a_stateful_policy_named_by_path_is_started_for_every_block(tmp_path):
+    chosen = config(simulation={"episodes": 4097})
+    study = Study(chosen, (strategy(f"{THIS}:Stateful"),))
+    run_study(study, tmp_path / "out", backend="inline", progress=False)
+    frame = load_episodes(tmp_path / "out")
+    last = frame[frame["episode"] == 4096]["shortfall"].to_numpy()
+    mesa = run_episode(chosen.replace(strategy={"name": f"{THIS}:Stateful"}), 4096)
+    np.testing.assert_array_equal(last, mesa.shortfall)
+
+
+def test_a_policy_cannot_write_into_the_engine():
+    chosen = config()
+    with pytest.raises(ValueError, match="read-only"):
+        simulate_block(chosen, 0, 0, 4, policy=Vandal())
+    clean = simulate_block(chosen, 0, 0, 4, policy=MyTWAP())
+    np.testing.assert_allclose(clean.holdings[:, 1], 1000.0 * 7 / 8)
+
+
+@pytest.mark.parametrize("policy, words", [(Scalar(), "one trade per episode"),
+                                           (NotANumber(), "non-finite trade")])
+def test_a_policy_that_breaks_its_contract_is_a_named_error(policy, words):
+    with pytest.raises(PolicyError, match=words):
+        simulate_block(config(), 0, 0, 4, policy=policy)
+    with pytest.raises(PolicyError, match=words if words != "one trade per episode" else "shape"):
+        run_episode(config(), 0, policy=policy)
+
+
+def test_objects_without_the_two_methods_are_not_policies():
+    with pytest.raises(PolicyError, match="no start or trades method"):
+        simulate_block(config(), 0, 0, 2, policy=object())
+    with pytest.raises(ParameterError, match="not a policy class"):
+        strategy("collections:OrderedDict")
+
+
+def test_a_study_of_policy_objects_resumes_from_another_session(tmp_path):
+    """The manifest records a policy object by class and attributes: an equal object, built
+    anew (as in a new Python session), resumes the same study."""
+    first = Study(config(simulation={"episodes": 5000}), (MyTWAP(), FieldChaser(boost=0.25)))
+    run_study(first, tmp_path / "out", backend="inline", progress=False)
+    (tmp_path / "out" / "blocks" / "block-000001.parquet").unlink()
+    again = Study(config(simulation={"episodes": 5000}), (MyTWAP(), FieldChaser(boost=0.25)))
+    resumed = run_study(again, tmp_path / "out", backend="inline", progress=False)
+    assert resumed.summary["episodes"].tolist() == [5000, 5000]
+    other = Study(config(simulation={"episodes": 5000}), (MyTWAP(), FieldChaser(boost=0.5)))
+    with pytest.raises(ParameterError, match="holds a different study"):
+        run_study(other, tmp_path / "out", backend="inline", progress=False)

@@ -266,7 +266,7 @@ def test_calibration_recovers_simulated_volatility_and_volume():
     assert calibration.daily_volume == 78 * volume
     assert calibration.bars_per_day == 78
     assert calibration.price == bars["close"].iloc[-1]
-    spread = 1e-4 * calibration.price  # default: 1 bp of price
+    spread = market_data.corwin_schultz_spread(bars) * calibration.price  # default: estimated
     assert calibration.half_spread == pytest.approx(spread / 2, rel=1e-15)
     temporary, permanent = market_data.rules_of_thumb(spread, 78 * volume, 78)
     assert calibration.temporary_impact == pytest.approx(temporary, rel=1e-15)
@@ -344,40 +344,107 @@ def loop_moving_average(values, window):
     return np.array([np.mean(values[max(0, k - window + 1): k + 1]) for k in range(len(values))])
 
 
-def loop_zscore(values):
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-    return np.array([(v - mean) / std for v in values])
+def test_signal_proxies_restart_each_session_and_match_a_loop():
+    bars = simulated_bars(sessions=2, bars_per_session=30, seed=7)
+    bars["volume"] = np.tile(np.arange(1.0, 31.0) * 100.0, 2)
+    result = market_data.signal_proxies(bars)
+    assert (result.index == bars.index).all()
+    for session in range(2):
+        window = bars.iloc[30 * session: 30 * (session + 1)]
+        ensemble = [(1 if c > o else -1 if c < o else 0) * v
+                    for o, c, v in zip(window["open"], window["close"], window["volume"])]
+        close = window["close"].to_numpy()
+        self_alpha = loop_moving_average(close, 3) - loop_moving_average(close, 10)
+        rows = result.iloc[30 * session: 30 * (session + 1)]
+        np.testing.assert_allclose(rows["ensemble"],
+                                   loop_moving_average(np.array(ensemble, float), 3), rtol=1e-13)
+        np.testing.assert_allclose(rows["self_alpha"], loop_moving_average(self_alpha, 3),
+                                   rtol=1e-10, atol=1e-12)
+    known = market_data.previous_bar(result, bars)
+    assert known.iloc[[0, 30]].isna().all().all()  # nothing is known at a session's open
+    np.testing.assert_array_equal(known.iloc[1:30].to_numpy(), result.iloc[0:29].to_numpy())
 
 
-def test_signals_match_an_independent_computation():
-    window = simulated_bars(sessions=1, bars_per_session=30, seed=7)
-    window["volume"] = np.arange(1.0, 31.0) * 100.0
-    result = market_data.signals(window)
-    assert (result.index == window.index).all()
-    ensemble = [(1 if c > o else -1 if c < o else 0) * v
-                for o, c, v in zip(window["open"], window["close"], window["volume"])]
-    close = window["close"].to_numpy()
-    self_alpha = loop_moving_average(close, 3) - loop_moving_average(close, 10)
-    np.testing.assert_allclose(result["ensemble_raw"], ensemble, rtol=0, atol=0)
-    np.testing.assert_allclose(result["self_alpha_raw"], self_alpha, rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(result["ensemble"],
-                               loop_zscore(loop_moving_average(np.array(ensemble, float), 3)),
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(result["self_alpha"],
-                               loop_zscore(loop_moving_average(self_alpha, 3)),
-                               rtol=1e-10, atol=1e-10)
-    for column in ("ensemble", "self_alpha"):
-        assert result[column].mean() == pytest.approx(0.0, abs=1e-12)
-        assert result[column].std(ddof=0) == pytest.approx(1.0, rel=1e-12)
+def test_fit_signals_is_least_squares_of_the_next_bar_fall_on_lagged_z_scores():
+    bars = simulated_bars(sessions=3, bars_per_session=40, seed=12)
+    bars["volume"] = 1000.0 + 500.0 * np.sin(np.arange(120.0))
+    fit = market_data.fit_signals(bars)
+    proxies = market_data.signal_proxies(bars)
+    z = {name: (proxies[name].to_numpy() - proxies[name].mean()) / proxies[name].std(ddof=0)
+         for name in ("self_alpha", "ensemble")}
+    rows, target = [], []
+    for j in range(120):
+        if j % 40 == 0:  # no previous bar in the session
+            continue
+        rows.append([z["self_alpha"][j - 1], z["ensemble"][j - 1]])
+        target.append(bars["open"].iloc[j] - bars["close"].iloc[j])
+    rows, target = np.array(rows), np.array(target)
+    normal = rows.T @ rows
+    coefficients = np.linalg.solve(normal, rows.T @ target)
+    assert fit.observations == 117
+    assert fit.coefficient["self_alpha"] == pytest.approx(coefficients[0], rel=1e-9)
+    assert fit.coefficient["ensemble"] == pytest.approx(coefficients[1], rel=1e-9)
+    residual = target - rows @ coefficients
+    errors = np.sqrt(np.diag(np.linalg.inv(normal)) * (residual @ residual) / 115)
+    assert fit.stderr["self_alpha"] == pytest.approx(errors[0], rel=1e-9)
+    standard = fit.standardise(proxies)
+    np.testing.assert_allclose(standard["ensemble"], z["ensemble"], rtol=1e-12, atol=1e-12)
+    terms = fit.linear_terms({"self_alpha": 2.0, "ensemble": float("nan")}, 3)
+    np.testing.assert_allclose(terms["self_alpha"], coefficients[0] * 2.0 * fit.persistence[
+        "self_alpha"] ** np.arange(3.0), rtol=1e-12)
+    np.testing.assert_array_equal(terms["ensemble"], np.zeros(3))
+    with pytest.raises(ParameterError, match="fitting the signals needs more than 2 bars"):
+        market_data.fit_signals(bars.iloc[:3])
 
 
-def test_constant_proxy_normalises_to_zero_and_bad_values_are_named():
-    np.testing.assert_array_equal(market_data.normalise(np.full(5, 3.0)), np.zeros(5))
-    with pytest.raises(ParameterError, match="^values must contain only finite numbers"):
-        market_data.normalise(np.array([1.0, np.nan]))
-    with pytest.raises(ParameterError, match="^window must be an integer >= 1"):
-        market_data.normalise(np.ones(3), smoothing=0)
+def corwin_schultz_pair(h1, l1, h2, l2):
+    """The 2012 paper's two-period estimate, written out for one pair (no gap)."""
+    beta = math.log(h1 / l1) ** 2 + math.log(h2 / l2) ** 2
+    gamma = math.log(max(h1, h2) / min(l1, l2)) ** 2
+    k = 3 - 2 * math.sqrt(2)
+    alpha = (math.sqrt(2 * beta) - math.sqrt(beta)) / k - math.sqrt(gamma / k)
+    return 2 * (math.exp(alpha) - 1) / (1 + math.exp(alpha))
+
+
+def test_corwin_schultz_matches_the_formula_on_two_bars():
+    bars = simulated_bars(sessions=1, bars_per_session=3, seed=3)
+    bars[["open", "high", "low", "close"]] = [[100.0, 100.3, 99.8, 100.1],
+                                              [100.1, 100.35, 99.9, 100.2],
+                                              [100.2, 100.9, 100.15, 100.8]]
+    first = corwin_schultz_pair(100.3, 99.8, 100.35, 99.9)
+    second = corwin_schultz_pair(100.35, 99.9, 100.9, 100.15)
+    assert first > 0 and second < 0  # the second pair's estimate is floored at 0
+    assert market_data.corwin_schultz_spread(bars) == pytest.approx(0.5 * first, rel=1e-12)
+
+
+def test_corwin_schultz_recovers_the_spread_of_simulated_bid_ask_bounce():
+    """Trades at mid ± s/2 around a random-walk mid, 200 trades per 5-minute bar; the bars'
+    highs and lows carry the spread, which the estimator recovers within 25%."""
+    rng = np.random.default_rng(np.random.SeedSequence(21))
+    bars = simulated_bars(sessions=2, bars_per_session=78, seed=4)
+    spread, ticks = 0.05, 200
+    mid = 100.0 + np.cumsum(rng.normal(0.0, 0.002, size=(156, ticks)).ravel()).reshape(156, ticks)
+    price = mid + 0.5 * spread * np.where(rng.random((156, ticks)) < 0.5, 1.0, -1.0)
+    bars["open"], bars["close"] = price[:, 0], price[:, -1]
+    bars["high"], bars["low"] = price.max(axis=1), price.min(axis=1)
+    estimate = market_data.corwin_schultz_spread(bars) * 100.0
+    assert estimate == pytest.approx(spread, rel=0.25)
+    wider = market_data.calibrate(bars)
+    assert wider.half_spread == pytest.approx(0.5 * estimate * bars["close"].iloc[-1] / 100.0,
+                                              rel=1e-12)
+
+
+def test_auction_bars_and_rolling_sessions():
+    bars = simulated_bars(sessions=4, bars_per_session=78, seed=2)
+    flags = market_data.auction_bars(bars)
+    assert flags.sum() == 8 and flags[0] and flags[77] and flags[78] and not flags[1]
+    windows = market_data.rolling_sessions(bars)
+    days = market_data.full_sessions(bars)
+    assert [day for day, _ in windows] == days[1:]
+    assert all(history == days[:index + 1] for index, (_, history) in enumerate(windows))
+    assert [day for day, _ in market_data.rolling_sessions(bars, 3)] == days[3:]
+    with pytest.raises(ParameterError, match="^minimum_history must be an integer >= 1"):
+        market_data.rolling_sessions(bars, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,7 +484,7 @@ def test_athl_power_law_impact_from_bars_in_price_units():
     v in shares per bar. Written out here from the bars' known σ = 0.2 per bar (measured, as
     `calibrate` does) and volume 1000 per bar."""
     bars = simulated_bars(sessions=4, volatility=0.2, volume=1000.0)
-    athl = market_data.athl_impact(bars)
+    athl = market_data.athl_impact(calibrate(bars))
     sigma_bar = calibrate(bars).volatility
     assert athl.bars_per_day == 78 and athl.daily_volume == pytest.approx(78_000.0)
     assert athl.daily_volatility == pytest.approx(sigma_bar * math.sqrt(78), rel=1e-12)
@@ -427,6 +494,7 @@ def test_athl_power_law_impact_from_bars_in_price_units():
         assert athl.cost_per_share(rate) == pytest.approx(expected, rel=1e-12)
     assert athl.impact_table() == {"model": "power", "exponent": 0.6,
                                    "coefficient": athl.coefficient}
-    half = market_data.athl_impact(bars, 0.5, volatility=0.3, daily_volume=1e6, bars_per_day=10)
+    half = market_data.athl_impact(calibrate(bars, volatility=0.3, daily_volume=1e6,
+                                             bars_per_day=10), 0.5)
     assert half.cost_per_share(2000.0) == pytest.approx(
         0.142 * 0.3 * math.sqrt(10) * (2000.0 * 10 / 1e6) ** 0.5, rel=1e-12)

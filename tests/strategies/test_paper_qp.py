@@ -182,3 +182,42 @@ def test_readings_differ_when_it_matters():
                                                                                np.zeros(10))
     assert np.all(np.diff(printed) > 0.0)
     assert np.all(np.diff(remaining) < 0.0)
+
+
+@pytest.mark.parametrize("inventory", ["cumulative", "remaining"])
+@pytest.mark.parametrize("penalty", [None, 30.0])
+def test_receding_horizon_with_fixed_forecasts_is_the_full_optimum(inventory, penalty):
+    """Time consistency: re-solving the tail for the shares left, with the same linear terms,
+    reproduces the full-horizon optimum (the last step closes the order under the penalty)."""
+    from acsim.strategies.paper import receding_horizon_trades
+
+    parameters = PaperParameters(total_shares=300.0, steps=9, trade_cost=1.5, risk_aversion=0.2,
+                                 variance=1.2, penalty=penalty, inventory=inventory)
+    rng = np.random.default_rng(8)
+    self_alpha, field = rng.normal(size=9) * 20, rng.normal(size=9) * 20
+    full = PaperQP(parameters).trades(self_alpha, 0.7, field)
+    reference = PaperCvxpy(parameters).trades(self_alpha, 0.7, field)
+    np.testing.assert_allclose(full, reference, rtol=0, atol=1e-5 * 300)
+    planned = receding_horizon_trades(
+        parameters, 0.7, lambda k: (self_alpha[k - 1:], field[k - 1:]))
+    np.testing.assert_allclose(planned[:-1], full[:-1], rtol=0, atol=1e-9 * 300)
+    assert planned.sum() == pytest.approx(300.0, rel=1e-12)
+
+
+def test_receding_horizon_step_uses_only_what_its_forecast_gives():
+    """Changing what later steps learn never changes earlier trades."""
+    from acsim.strategies.paper import receding_horizon_trades
+
+    parameters = PaperParameters(total_shares=100.0, steps=8, inventory="remaining", penalty=50.0)
+
+    def forecasts(shock_from):
+        def at(k):
+            size = 9 - k
+            level = 5.0 if k >= shock_from else 0.0
+            return np.full(size, 0.1 * k), np.full(size, level)
+        return at
+
+    calm = receding_horizon_trades(parameters, 1.0, forecasts(99))
+    shocked = receding_horizon_trades(parameters, 1.0, forecasts(5))
+    np.testing.assert_array_equal(calm[:4], shocked[:4])
+    assert np.abs(calm[4:] - shocked[4:]).max() > 1e-3
