@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,9 +42,10 @@ from acsim.strategies.declarations import (
     parameter,
 )
 from acsim.strategies.ensemble import EnsembleParameters
-from acsim.strategies.errors import ParameterError, PolicyError
-from acsim.strategies.impact import ImpactModel
+from acsim.strategies.errors import ParameterError, PlanningError, PolicyError
+from acsim.strategies.impact import ImpactModel, LinearImpact
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_drift
+from acsim.strategies.regimes import RegimePlanner, VolatilityRegimes
 
 FORECASTS = ("persistent", "model", "none")
 
@@ -57,12 +58,14 @@ class Beliefs:
     extended: the believed feedback terms (coupling, self_alpha).
     ensemble: the believed ensemble (field scale and switching rule: the `model` forecast).
     impact: the believed impact model (its planner is the one used).
+    regimes: the believed volatility regimes (MODEL §8), or None: σ is market.volatility.
     """
 
     market: ExecutionProblem
     extended: ExtendedParameters
     ensemble: EnsembleParameters
     impact: ImpactModel
+    regimes: VolatilityRegimes | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class Observation:
     holdings: x_{k-1}.  price: S_{k-1}.  field: f_k, the count field α0·(2m_k - M)/M (in the
     order-flow market too, MODEL §6: the agent sees m_k, not the flow Q_k nor F).
     momentum_count: m_k.  past_trades: n_1..n_{k-1}, shape (E, k - 1): the order's own trades.
+    regime: s_k, the volatility regime of step k (MODEL §8), integers (E,); None (or zeros)
+        when the market has no regimes.
     """
 
     step: int
@@ -82,6 +87,20 @@ class Observation:
     field: np.ndarray
     momentum_count: np.ndarray
     past_trades: np.ndarray
+    regime: np.ndarray | None = None
+
+    def regimes(self) -> np.ndarray:
+        """s_k of every episode, (E,) integers (zeros without regimes)."""
+        if self.regime is None:
+            return np.zeros(self.holdings.shape[0], dtype=np.int64)
+        return self.regime
+
+    def select(self, episodes: np.ndarray) -> Observation:
+        """The observation of some episodes only (a boolean mask or indices)."""
+        return Observation(self.step, self.remaining_steps, self.holdings[episodes],
+                           self.price[episodes], self.field[episodes],
+                           self.momentum_count[episodes], self.past_trades[episodes],
+                           self.regimes()[episodes])
 
 
 class ExecutionPolicy(Protocol):
@@ -185,57 +204,61 @@ class VWAP(StaticSchedule):
 @register_policy("ac-static")
 @dataclass(kw_only=True)
 class StaticAC(StaticSchedule):
-    """The exact discrete Almgren-Chriss optimum, planned once (MODEL.md §3a)."""
+    """The optimal schedule under the believed impact model, planned once: the exact discrete
+    Almgren-Chriss optimum for linear impact (MODEL.md §3a), the planner of the impact model
+    otherwise (§7), with the believed σ, drift and λ."""
 
     def schedule(self, beliefs: Beliefs) -> np.ndarray:
-        return almgren_chriss.optimal_holdings(beliefs.market)
+        market = beliefs.market
+        if isinstance(beliefs.impact, LinearImpact):
+            return almgren_chriss.optimal_holdings(market)
+        planner = beliefs.impact.planner(market, market.risk_aversion * market.volatility**2)
+        return planner.holdings(np.array([market.shares]),
+                                np.full((1, market.steps), market.planning_drift),
+                                np.zeros((1, 0)))[0]
 
 
 # ---------------------------------------------------------------------------------------------
 # Receding horizon: re-solved every step
 
 
+@dataclass
+class _Plan:
+    """A receding-horizon policy's planner for one believed regime; `fast`: the first trade
+    comes from the planner's gains; `field_term`: the `model` forecast through those gains."""
+
+    planner: object
+    fast: bool
+    field_term: np.ndarray | None = None
+
+
 @dataclass(kw_only=True)
-class RecedingHorizon:
-    """Re-solves its planning model from the current state every step, trades the first slice.
+class FieldForecaster:
+    """What the planning policies share: the believed market and the planning drift
+    side·(α + coupling·f̂_k), with the field forecast f̂ of `forecast` ("none" unless a subclass
+    declares the option) and, when `believes_feedback`, the believed coupling and self-alpha."""
 
-    The planner is the believed impact model's (`ImpactModel.planner`); the planning drift is
-    side·(α + coupling·f̂_k) with the field forecast f̂ of `forecast`. When the planner is linear
-    in the drift (it has `gains`) and trades are unconstrained, the first trade comes from
-    precomputed gains: O(1) per episode and step for every forecast.
-    """
-
-    no_buyback: bool = parameter(False, unit="", allowed=BOOLEAN,
-                                 help="adaptive strategies never trade against the order "
-                                      "(n_k >= 0; exact active set)")
     forecast = "none"
     believes_feedback = False
 
     def __post_init__(self) -> None:
         check_parameters(self)
 
-    def start(self, beliefs: Beliefs) -> None:
-        market = beliefs.market
-        self.market = market
+    def start_forecast(self, beliefs: Beliefs) -> ExtendedParameters:
+        """Set up the planning drift (the believed market, coupling and field forecast);
+        returns the believed feedback terms the plan uses."""
+        self.market = beliefs.market
         believed = beliefs.extended if self.believes_feedback else ExtendedParameters()
         self.coupling = believed.coupling if self.forecast != "none" else 0.0
         self.uses_field = self.coupling != 0.0
-        urgency = market.risk_aversion * market.volatility**2 + believed.self_alpha
-        self.planner = beliefs.impact.planner(market, urgency)
-        steps, agents = market.steps, beliefs.ensemble.agents
         if self.forecast == "model":
             # expected field s steps ahead for every current count: (steps, M + 1)
-            self.expected_field = ensemble.field(
-                beliefs.ensemble, ensemble.expected_count_table(beliefs.ensemble, steps - 1))
-        self.fast = hasattr(self.planner, "gains") and not self.no_buyback
-        if self.fast and self.forecast == "model":
-            gains = self.planner.gains
-            # Σ_s gain_s·E[f_{k+s} | m] for every remaining length and count: (steps + 1, M + 1)
-            self.field_term = np.zeros((steps + 1, agents + 1))
-            for remaining in range(1, steps + 1):
-                self.field_term[remaining] = np.sum(
-                    gains.drift_gain[remaining][:, None] * self.expected_field[:remaining],
-                    axis=0)  # elementwise: independent of BLAS threading
+            self.expected_field = ensemble.field(beliefs.ensemble, ensemble.expected_count_table(
+                beliefs.ensemble, beliefs.market.steps - 1))
+            # the same table by count (M + 1, steps): one count's forecasts are one row, so a
+            # batch of forecasts is a contiguous (episodes, remaining) array (planners copy less)
+            self.expected_field_by_count = np.ascontiguousarray(self.expected_field.T)
+        return believed
 
     def field_forecast(self, observation: Observation) -> np.ndarray:
         """f̂ for the remaining steps, shape (episodes, remaining)."""
@@ -243,18 +266,84 @@ class RecedingHorizon:
         if self.forecast == "persistent":
             return np.repeat(observation.field[:, None], remaining, axis=1)
         if self.forecast == "model":
-            return self.expected_field[:remaining, observation.momentum_count].T
+            return self.expected_field_by_count[observation.momentum_count, :remaining]
         return np.zeros((observation.holdings.shape[0], remaining))
 
+
+def forecast_option() -> Any:
+    """The declared `forecast` option of the policies that forecast the field."""
+    return parameter("persistent", unit="", allowed=choice(*FORECASTS),
+                     help="extended and regime-aware strategies' field forecast: persistent "
+                          "(the current field), model (the count chain's exact conditional "
+                          "mean) or none")
+
+
+@dataclass(kw_only=True)
+class RecedingHorizon(FieldForecaster):
+    """Re-solves its planning model from the current state every step, trades the first slice.
+
+    The planner is the believed impact model's (`ImpactModel.planner`), given the order's own
+    past trades (a transient planner computes from them, with its believed kernel, the
+    displacement they still cause); the planning drift is side·(α + coupling·f̂_k) with the
+    field forecast f̂ of `forecast`. With believed volatility regimes it plans with the current
+    regime's σ (certainty equivalence: as if σ stayed). When the planner is linear in the drift
+    (it has `gains`) and trades are unconstrained, the first trade comes from precomputed gains:
+    O(1) per episode and step for every forecast.
+    """
+
+    no_buyback: bool = parameter(False, unit="", allowed=BOOLEAN,
+                                 help="adaptive strategies never trade against the order "
+                                      "(n_k >= 0; exact active set)")
+
+    def start(self, beliefs: Beliefs) -> None:
+        market = beliefs.market
+        believed = self.start_forecast(beliefs)
+        # one planner per believed volatility regime: re-solved with the current σ (MODEL §8)
+        volatilities = ((market.volatility,) if beliefs.regimes is None
+                        else beliefs.regimes.volatilities)
+        self.plans = [self._plan(beliefs, market.risk_aversion * sigma**2 + believed.self_alpha)
+                      for sigma in volatilities]
+
+    def _plan(self, beliefs: Beliefs, urgency: float) -> _Plan:
+        """The believed impact model's planner for one urgency, with its precomputed field
+        term when it has gains."""
+        planner = beliefs.impact.planner(beliefs.market, urgency)
+        plan = _Plan(planner, hasattr(planner, "gains") and not self.no_buyback)
+        if plan.fast and self.forecast == "model":
+            gains, steps = planner.gains, beliefs.market.steps
+            # Σ_s gain_s·E[f_{k+s} | m] for every remaining length and count: (steps + 1, M + 1)
+            plan.field_term = np.zeros((steps + 1, beliefs.ensemble.agents + 1))
+            for remaining in range(1, steps + 1):
+                plan.field_term[remaining] = np.sum(
+                    gains.drift_gain[remaining][:, None] * self.expected_field[:remaining],
+                    axis=0)  # elementwise: independent of BLAS threading
+        return plan
+
+    @property
+    def planner(self) -> object:
+        """The planner (of the first believed regime)."""
+        return self.plans[0].planner
+
     def trades(self, observation: Observation) -> np.ndarray:
-        if self.fast:
-            return self._gains_trades(observation)
+        if len(self.plans) == 1:
+            return self._trades(self.plans[0], observation)
+        regime = observation.regimes()
+        result = np.empty(observation.holdings.shape)
+        for index, plan in enumerate(self.plans):
+            chosen = regime == index
+            if np.any(chosen):
+                result[chosen] = self._trades(plan, observation.select(chosen))
+        return result
+
+    def _trades(self, plan: _Plan, observation: Observation) -> np.ndarray:
+        if plan.fast:
+            return self._gains_trades(plan, observation)
         drift = planning_drift(self.market, self.coupling, self.field_forecast(observation))
-        return self.planner.first_trades(observation.holdings, drift,
+        return plan.planner.first_trades(observation.holdings, drift,
                                          observation.past_trades, self.no_buyback)
 
-    def _gains_trades(self, observation: Observation) -> np.ndarray:
-        gains, remaining = self.planner.gains, observation.remaining_steps
+    def _gains_trades(self, plan: _Plan, observation: Observation) -> np.ndarray:
+        gains, remaining = plan.planner.gains, observation.remaining_steps
         base = gains.first_trade_constant_drift(observation.holdings, remaining,
                                                 self.market.planning_drift)
         if self.coupling == 0.0:
@@ -262,7 +351,7 @@ class RecedingHorizon:
         if self.forecast == "persistent":
             field_term = gains.constant_drift_gain[remaining] * observation.field
         else:
-            field_term = self.field_term[remaining, observation.momentum_count]
+            field_term = plan.field_term[remaining, observation.momentum_count]
         # the field's part of the planning drift, side·coupling·f̂, through the same gains
         return base - self.market.side * self.coupling * field_term
 
@@ -279,11 +368,43 @@ class ExtendedAC(RecedingHorizon):
     """Extended AC (MODEL.md §3b) re-solved every step with the believed coupling and
     self-alpha and a forecast of the field."""
 
-    forecast: str = parameter("persistent", unit="", allowed=choice(*FORECASTS),
-                              help="extended strategy's field forecast: persistent (the "
-                                   "current field), model (the count chain's exact "
-                                   "conditional mean) or none")
+    forecast: str = forecast_option()
     believes_feedback = True
+
+
+@register_policy("regime-aware")
+@dataclass(kw_only=True)
+class RegimeAwareAC(FieldForecaster):
+    """Exact dynamic programme over the believed volatility regimes (MODEL §8, Almgren 2012):
+    minimises expected cost plus λ·E[Σσ_{s_k}²τx_k²] knowing how regimes switch, re-planned
+    every step from the current regime; with the believed feedback terms and field forecast of
+    extended AC. Linear impact only; no no-buy-back version (the programme is unconstrained).
+    With no believed regimes it is extended AC (one regime, σ = the believed volatility)."""
+
+    forecast: str = forecast_option()
+    believes_feedback = True
+
+    def validate(self, beliefs: Beliefs) -> None:
+        if not isinstance(beliefs.impact, LinearImpact):
+            raise PlanningError(f"strategy regime-aware plans under linear impact only, not "
+                                f"{beliefs.impact!r}; believe linear impact ([beliefs.impact] "
+                                "model = \"linear\") or use ac-adaptive / extended")
+
+    def start(self, beliefs: Beliefs) -> None:
+        self.validate(beliefs)
+        believed = self.start_forecast(beliefs)
+        market = beliefs.market
+        regimes = beliefs.regimes or VolatilityRegimes((market.volatility,), ((1.0,),))
+        self.dynamic = RegimePlanner(regimes, market.step_length,
+                                     market.effective_temporary_impact, market.risk_aversion,
+                                     believed.self_alpha, market.steps)
+
+    def trades(self, observation: Observation) -> np.ndarray:
+        drift = planning_drift(self.market, self.coupling, self.field_forecast(observation))
+        # without believed regimes the programme has one regime, whatever the market shows
+        regime = (observation.regimes() if self.dynamic.regimes.count > 1
+                  else np.zeros(observation.holdings.shape[0], dtype=np.int64))
+        return self.dynamic.first_trade(observation.holdings, regime, drift)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,11 +474,12 @@ class StrategyParameters:
 
     @property
     def label(self) -> str:
-        """A short readable name: 'extended/model', 'ac-adaptive+no-buyback', ..."""
+        """A short readable name: 'extended/model', 'regime-aware/none',
+        'ac-adaptive+no-buyback', ..."""
         options = dict(self.options)
         label = self.name
-        if self.name == "extended":
-            label += "/" + options.pop("forecast", "persistent")
+        if "forecast" in options:
+            label += "/" + options.pop("forecast")
         if options.pop("no_buyback", False):
             label += "+no-buyback"
         options.pop("volume_profile", None)

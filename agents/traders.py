@@ -121,8 +121,9 @@ class ExecutingAgent(mesa.Agent):
         self.past_trades: list[float] = []
 
     def decide(self, step: int, steps: int, price: float, field: float,
-               momentum_count: int) -> float:
-        """n_k from x_{k-1}, S_{k-1}, f_k, m_k and k; the last step trades what is left."""
+               momentum_count: int, regime: int = 0) -> float:
+        """n_k from x_{k-1}, S_{k-1}, f_k, m_k, the regime s_k and k; the last step trades what
+        is left."""
         if step == steps:
             trade = self.holdings
         else:
@@ -130,7 +131,8 @@ class ExecutingAgent(mesa.Agent):
                 step=step, remaining_steps=steps - step + 1,
                 holdings=np.array([self.holdings]), price=np.array([price]),
                 field=np.array([field]), momentum_count=np.array([momentum_count]),
-                past_trades=np.array([self.past_trades]))
+                past_trades=np.array([self.past_trades]),
+                regime=np.array([regime], dtype=np.int64))
             trade = float(checked_trades(self.policy.trades(observation), 1, step)[0])
         self.past_trades.append(trade)
         self.order = -self.side * trade

@@ -10,6 +10,11 @@ Cases:
   order-flow        the paper case in the order-flow market (MODEL §6): a warm-up of 50 steps
                     before the 20 order steps, the ensemble trading every step; the planner
                     believes the paper case's coupling and self-alpha (the market's are 0)
+  power-law         the paper case in a market with power-law temporary impact (β = 0.6, η_p
+                    matched to η at the TWAP rate), planned by the exact power-law planner
+  transient         the paper case with transient impact (exponential kernel G_0 = 0.004,
+                    ρ = 0.5), planned by the transient planner from the displacement of the
+                    agent's own past trades
 The fast engine runs a study through the process pool (all cores) and, for reference, in one
 process; the Mesa engine and the naive loop run fewer episodes (reported per row).
 """
@@ -31,19 +36,24 @@ import time
 import numpy as np
 
 from acsim.agents.policies import Beliefs, Observation, RecedingHorizon
+from acsim.experiments.benchmark_timing import cpu_model
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import run_episode
 from acsim.simulator.study import Study, run_study
 from acsim.simulator.vectorised import simulate_block
-from acsim.strategies import validation
+from acsim.strategies import transient, validation
 from acsim.strategies.errors import ParameterError
+from acsim.strategies.impact import LinearImpact
 from acsim.strategies.parameters import ExtendedParameters, planning_inputs
 from acsim.strategies.reference import ReferencePlanner
+from acsim.strategies.reference_impact import ImpactReference
 
 
 class NaiveCvxpyPolicy:
     """The baseline: the same receding-horizon plan as `policy`, but a new cvxpy problem
-    built and solved for every episode at every step."""
+    built and solved for every episode at every step (linear impact: `ReferencePlanner`;
+    power-law or transient impact: `ImpactReference`, with the displacement of the episode's
+    own past trades)."""
 
     def __init__(self, policy: RecedingHorizon) -> None:
         self.policy = policy
@@ -51,6 +61,7 @@ class NaiveCvxpyPolicy:
     def start(self, beliefs: Beliefs) -> None:
         self.policy.start(beliefs)
         self.self_alpha = beliefs.extended.self_alpha if self.policy.believes_feedback else 0.0
+        self.impact = beliefs.impact
 
     def trades(self, observation: Observation) -> np.ndarray:
         policy = self.policy
@@ -60,10 +71,32 @@ class NaiveCvxpyPolicy:
         for episode, (held, forecast) in enumerate(zip(observation.holdings, forecasts)):
             inputs = planning_inputs(policy.market, extended, forecast,
                                      observation.remaining_steps)
-            planner = ReferencePlanner(policy.market.half_spread, policy.no_buyback)
-            path = planner.holdings(inputs, held)
+            if isinstance(self.impact, LinearImpact):
+                planner = ReferencePlanner(policy.market.half_spread, policy.no_buyback)
+                path = planner.holdings(inputs, held)
+            else:
+                path = self.impact_reference(inputs.urgency).holdings(
+                    held, inputs.drift, self.past_displacement(observation, episode))
             result[episode] = path[0] - path[1]
         return result
+
+    def impact_reference(self, urgency: float) -> ImpactReference:
+        """A new cvxpy reference for the believed impact model."""
+        market, impact = self.policy.market, self.impact
+        power = impact.power_law(market)
+        return ImpactReference(
+            market.step_length, urgency,
+            temporary_impact=market.temporary_impact if power is None else 0.0,
+            permanent_impact=market.permanent_impact, power_law=power, kernel=impact.kernel,
+            no_buyback=self.policy.no_buyback)
+
+    def past_displacement(self, observation: Observation, episode: int) -> np.ndarray | None:
+        past = observation.past_trades[episode]
+        if self.impact.kernel is None or past.shape[0] == 0:
+            return None
+        return transient.past_displacement(self.impact.kernel, past,
+                                           self.policy.market.step_length,
+                                           observation.remaining_steps)
 
 
 def case_configs() -> dict[str, SimulationConfig]:
@@ -79,7 +112,10 @@ def case_configs() -> dict[str, SimulationConfig]:
         strategy={"name": "extended", "forecast": "model"})
     return {"paper": paper,
             "paper-no-buyback": paper.replace(strategy={"no_buyback": True}),
-            "ac-390": day, "order-flow": order_flow}
+            "ac-390": day, "order-flow": order_flow,
+            "power-law": paper.replace(impact={"model": "power", "exponent": 0.6}),
+            "transient": paper.replace(impact={"transient": "exponential",
+                                               "transient_impact": 0.004, "resilience": 0.5})}
 
 
 def _rate(episodes: int, seconds: float) -> float:
@@ -125,7 +161,7 @@ def profile_fast(config: SimulationConfig, episodes: int) -> str:
 
 # case: share of --episodes (fast engine) and of --mesa-episodes it runs, naive episodes cap
 CASE_SIZES = {"paper": (1.0, None), "paper-no-buyback": (0.1, None), "ac-390": (0.05, 1),
-              "order-flow": (0.25, None)}
+              "order-flow": (0.25, None), "power-law": (0.25, 2), "transient": (0.25, None)}
 
 
 def run_benchmark(fast_episodes: int = 400_000, mesa_episodes: int = 200,
@@ -168,15 +204,8 @@ def machine() -> dict:
     import numba
     import scipy
 
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return {"date": datetime.date.today().isoformat(), "platform": platform.platform(),
-            "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
             "mesa": mesa.__version__, "cvxpy": cvxpy.__version__}
 
@@ -208,8 +237,8 @@ def format_table(report: dict) -> str:
 
 DESCRIPTIONS = {"bench": "Episodes per second of the vectorised engine, the Mesa engine and a "
                          "naive cvxpy-per-step loop, measured in one run (cases paper, "
-                         "paper-no-buyback, ac-390, order-flow). A benchmark, not a test: it "
-                         "prints figures, it asserts nothing."}
+                         "paper-no-buyback, ac-390, order-flow, power-law, transient). A "
+                         "benchmark, not a test: it prints figures, it asserts nothing."}
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:

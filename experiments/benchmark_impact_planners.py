@@ -23,23 +23,12 @@ measured in the same run. A benchmark, not a test: it asserts nothing.
 
 from __future__ import annotations
 
-import argparse
-import gc
-import json
-import statistics
 import time
-from collections.abc import Callable
 
-import numba
 import numpy as np
 
-from acsim.experiments.benchmark_solvers import (
-    EXTENDED,
-    _format_seconds,
-    benchmark_problem,
-    machine_header,
-    random_forecasts,
-)
+from acsim.experiments.benchmark_solvers import EXTENDED, benchmark_problem, random_forecasts
+from acsim.experiments.benchmark_timing import benchmark_main, format_seconds, timed
 from acsim.strategies.parameters import planning_drift, planning_inputs
 from acsim.strategies.power_law import PowerLawImpact, optimal_holdings
 from acsim.strategies.reference_impact import ImpactReference
@@ -58,25 +47,6 @@ def power_law_impact(problem) -> PowerLawImpact:
     """η_p with the same impact as the problem's linear η at the TWAP rate X/T."""
     rate = problem.shares / problem.horizon
     return PowerLawImpact(problem.temporary_impact * rate ** (1.0 - EXPONENT), EXPONENT)
-
-
-def _timed(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall time and median CPU time (this process) of `repeats` calls of run(), after
-    one untimed warm-up, garbage collection paused. The CPU time is what the ratios use: the
-    machine is shared, and a busy neighbour stretches wall time, not this process's CPU time."""
-    run()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        try:
-            wall, cpu = time.perf_counter(), time.process_time()
-            run()
-            walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
-        finally:
-            gc.enable()
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def _row(name: str, steps: int, solves: int, times: tuple[float, float], baseline: str,
@@ -105,12 +75,12 @@ def power_law_cases(steps: int, repeats: int, rng: np.random.Generator) -> list[
                                 permanent_impact=gamma, urgency=urgency)
 
     single = drifts[:100]
-    rows = [_row("power-law", steps, len(single), _timed(
+    rows = [_row("power-law", steps, len(single), timed(
         lambda: [solve(shares, drift) for drift in single], repeats), "cvxpy-power-law",
         "optimal_holdings, one episode per call")]
     reference = ImpactReference(tau, urgency, permanent_impact=gamma, power_law=impact)
     few = drifts[:CVXPY_SOLVES]
-    rows.append(_row("cvxpy-power-law", steps, len(few), _timed(
+    rows.append(_row("cvxpy-power-law", steps, len(few), timed(
         lambda: [reference.holdings(shares, drift) for drift in few], CVXPY_REPEATS),
         "cvxpy-power-law",
         "ImpactReference: new cvxpy problem per solve, power cones"))
@@ -129,7 +99,7 @@ def batched_cases(repeats: int, rng: np.random.Generator, baseline_seconds: floa
     holdings = problem.shares * rng.uniform(0.3, 1.0, BATCH)
     rows = []
     for remaining in (20, 15, 10, 5):
-        wall, cpu = _timed(lambda remaining=remaining: optimal_holdings(
+        wall, cpu = timed(lambda remaining=remaining: optimal_holdings(
             impact, holdings, drifts[:, -remaining:], step_length=tau, permanent_impact=gamma,
             urgency=urgency), repeats)
         rows.append(_row("power-law-batched", remaining, BATCH, (wall, cpu), "cvxpy-power-law",
@@ -142,7 +112,7 @@ def batched_cases(repeats: int, rng: np.random.Generator, baseline_seconds: floa
                                     permanent_impact=gamma, urgency=urgency)
             current = plan[:, 1].copy()
 
-    wall, cpu = _timed(block, repeats)
+    wall, cpu = timed(block, repeats)
     rows.append(_row("power-law-receding-block", 20, BATCH, (wall, cpu), "cvxpy-power-law",
                      f"{BATCH} episodes re-solved at m = 20..1 in {1e3 * cpu:.0f} ms CPU: "
                      f"{BATCH / cpu:,.0f} episodes/s per core (planner only)"))
@@ -164,20 +134,20 @@ def transient_cases(steps: int, repeats: int, rng: np.random.Generator) -> list[
     shares = problem.shares
     single = range(1000)
     rows = [
-        _row("transient-gains", steps, len(single), _timed(
+        _row("transient-gains", steps, len(single), timed(
             lambda: [planner.first_trade(shares, drifts[e], past[e]) for e in single], repeats),
             "cvxpy-transient", f"first trade from gains (built once in {build_ms:.0f} ms CPU, "
                                "with numba's cache loaded)"),
-        _row("transient-gains-batched", steps, BATCH, _timed(
+        _row("transient-gains-batched", steps, BATCH, timed(
             lambda: planner.first_trade(np.full(BATCH, shares), drifts, past), repeats),
             "cvxpy-transient", f"first trade, one call on {BATCH} episodes"),
-        _row("transient-plan-batched", steps, BATCH, _timed(
+        _row("transient-plan-batched", steps, BATCH, timed(
             lambda: planner.holdings(np.full(BATCH, shares), drifts, past), repeats),
             "cvxpy-transient", f"full plans (triangular solves), one call on {BATCH} episodes"),
     ]
     reference = ImpactReference(tau, urgency, temporary_impact=problem.temporary_impact,
                                 permanent_impact=problem.permanent_impact, kernel=KERNEL)
-    rows.append(_row("cvxpy-transient", steps, CVXPY_SOLVES, _timed(
+    rows.append(_row("cvxpy-transient", steps, CVXPY_SOLVES, timed(
         lambda: [reference.holdings(shares, drifts[e], past[e]) for e in range(CVXPY_SOLVES)],
         CVXPY_REPEATS), "cvxpy-transient", "ImpactReference: new cvxpy problem per solve"))
     return rows
@@ -190,7 +160,7 @@ def regime_cases(repeats: int, rng: np.random.Generator) -> list[dict]:
     drifts = _drifts(problem, rng, BATCH)
     regime = rng.integers(0, REGIMES.count, BATCH)
     holdings = np.full(BATCH, problem.shares)
-    return [_row("regime-gains-batched", 20, BATCH, _timed(
+    return [_row("regime-gains-batched", 20, BATCH, timed(
         lambda: planner.first_trade(holdings, regime, drifts), repeats), "",
         f"first trade, one call on {BATCH} episodes in mixed regimes")]
 
@@ -223,26 +193,15 @@ def format_table(rows: list[dict]) -> str:
     for row in rows:
         speedup = "" if row["speedup"] is None else f"{row['speedup']:,.0f}×"
         lines.append(f"{row['name']:<26} {row['steps']:>5} {row['solves']:>7} "
-                     f"{_format_seconds(row['wall_seconds_per_solve']):>12} "
-                     f"{_format_seconds(row['cpu_seconds_per_solve']):>12} {speedup:>10}  "
+                     f"{format_seconds(row['wall_seconds_per_solve']):>12} "
+                     f"{format_seconds(row['cpu_seconds_per_solve']):>12} {speedup:>10}  "
                      f"{row['detail']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    header = {**machine_header(), "numba": numba.__version__}
-    rows = run_impact_benchmark(args.repeats, args.seed)
-    if args.format == "json":
-        print(json.dumps({"machine": header, "cases": rows}, indent=2))
-    else:
-        print("\n".join(f"{key}: {value}" for key, value in header.items()))
-        print()
-        print(format_table(rows))
+    benchmark_main(__doc__.splitlines()[0],
+                   lambda args: run_impact_benchmark(args.repeats, args.seed), format_table, argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Solver micro-benchmark: the exact extended-AC planner against the cvxpy reference.
 
-    python -m experiments.benchmark_solvers [--format table|json]
+    python -m acsim.experiments.benchmark_solvers [--format table|json]
 
 Every case plans the same §3b problem (MODEL.md) from full holdings with a different
 random field forecast per solve; the planning inputs are built before timing starts.
@@ -14,20 +14,11 @@ it asserts nothing about speed.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import gc
-import json
-import os
-import platform
-import statistics
-import sys
 import time
-from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from acsim.experiments.benchmark_timing import benchmark_main, format_seconds, timed
 from acsim.strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
 from acsim.strategies.parameters import (
     ExecutionProblem,
@@ -66,20 +57,9 @@ def random_forecasts(rng: np.random.Generator, problem: ExecutionProblem,
     return start * np.exp(-times / decay)
 
 
-def _median_seconds(run: Callable[[], object], repeats: int) -> float:
+def _median_seconds(run, repeats: int) -> float:
     """Median wall time of `repeats` calls of run(), after one untimed warm-up call."""
-    run()
-    totals = []
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            run()
-            totals.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return statistics.median(totals)
+    return timed(run, repeats)[0]
 
 
 def _row(name: str, steps: int, solves: int, repeats: int, seconds: float,
@@ -158,13 +138,6 @@ def run_solver_benchmark(steps_list: tuple[int, ...] = (20, 390), repeats: int =
     return rows
 
 
-def _format_seconds(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:8.2f} {unit}"
-    return f"{seconds / 1e-9:8.1f} ns"
-
-
 def format_solver_table(rows: list[dict]) -> str:
     """A fixed-width table of the benchmark rows."""
     header = (f"{'case':<32} {'steps':>5} {'solves':>7} {'time/solve':>12} "
@@ -172,58 +145,20 @@ def format_solver_table(rows: list[dict]) -> str:
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(f"{row['name']:<32} {row['steps']:>5} {row['solves']:>7} "
-                     f"{_format_seconds(row['seconds_per_solve']):>12} "
+                     f"{format_seconds(row['seconds_per_solve']):>12} "
                      f"{row['speedup_vs_cvxpy_rebuilt']:>10,.0f}×  {row.get('detail', '')}")
     return "\n".join(lines)
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def machine_header() -> dict:
-    """Platform, CPU, package versions and the date of this run."""
-    return {
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
-        **{package: _version(package) for package in ("numpy", "scipy", "cvxpy", "clarabel")},
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print a table or JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--steps", type=int, nargs="+", default=[20, 390])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    header = machine_header()
-    rows = run_solver_benchmark(tuple(args.steps), args.repeats, args.batch, args.seed)
-    if args.format == "json":
-        print(json.dumps({"machine": header, "cases": rows}, indent=2))
-    else:
-        print("\n".join(f"{key}: {value}" for key, value in header.items()))
-        print()
-        print(format_solver_table(rows))
+    def add_arguments(parser) -> None:
+        parser.add_argument("--steps", type=int, nargs="+", default=[20, 390])
+        parser.add_argument("--batch", type=int, default=10_000)
+
+    benchmark_main(__doc__.splitlines()[0], lambda args: run_solver_benchmark(
+        tuple(args.steps), args.repeats, args.batch, args.seed), format_solver_table, argv,
+        add_arguments)
 
 
 if __name__ == "__main__":

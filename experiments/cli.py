@@ -57,7 +57,11 @@ COMMANDS = {
                    "does anticipating the ensemble pay when its feedback is emergent?",
                    "experiment"),
     "frontier": ("acsim.experiments.frontier",
-                 "the Almgren-Chriss efficient frontier, analytic and simulated", "experiment"),
+                 "the efficient frontier of every impact model, analytic and simulated",
+                 "experiment"),
+    "impact-study": ("acsim.experiments.impact_study",
+                     "the cost of planning with the wrong impact or volatility model",
+                     "experiment"),
     "learn": ("acsim.experiments.learning",
               "train a linear policy in the Gymnasium vector environment (cross-entropy "
               "method) and compare it with the AC optimum", "experiment"),

@@ -79,6 +79,7 @@ TITLES = {
     "ensemble": "ensemble (MODEL.md §4)",
     "impact": "impact model (MODEL.md §2, §7)",
     "order_flow": "order-flow market: the ensemble trades (MODEL.md §6)",
+    "regimes": "volatility regimes (MODEL.md §8)",
     "strategy": "strategy",
     "simulation": "run",
 }

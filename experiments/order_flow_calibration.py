@@ -76,8 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="order size (default 1%% of the bars' daily volume)")
     parser.add_argument("--risk-aversion", type=float, default=1e-8,
                         help="λ per currency of the calibrated order (default 1e-8)")
-    parser.add_argument("--spread-bps", type=float, default=market_data.DEFAULT_SPREAD_BPS,
-                        help="assumed bid-ask spread in bps of price (default 1)")
+    parser.add_argument("--spread-bps", type=float, default=None,
+                        help="bid-ask spread in bps of price (default: the Corwin-Schultz "
+                             "estimate from the bars' highs and lows, as paper-real)")
 
 
 def session_bars(path: str) -> pd.DataFrame:

@@ -5,7 +5,9 @@ trading day (rolling out-of-sample evaluation, expanding window). For each day d
 
 1. Calibration (acsim.simulator.market_data, time unit one bar, τ = 1) on the sessions
    before d only: σ per bar, daily volume, the spread by the Corwin-Schultz (2012) high-low
-   estimator, η and γ by the Almgren-Chriss rules of thumb.
+   estimator, η and γ by the Almgren-Chriss rules of thumb; beside them (calibration.csv
+   only) the ATHL power-law temporary impact η_p·v^0.6 from the same σ and daily volume, and
+   the temporary cost per share of both at the order's TWAP rate.
 2. Signals (§5.1), causal: the two proxies are computed within the session from completed
    bars; standardised with the calibration window's mean and scale; their scale and sign
    fitted by least squares of each bar's price fall (open − close) on the previous bar's
@@ -270,6 +272,8 @@ def local_times(index: pd.DatetimeIndex) -> list[str]:
 
 def calibration_row(prepared: Day, variant: str) -> dict:
     c, fit = prepared.calibration, prepared.fit
+    athl = market_data.athl_impact(c)  # ATHL power-law impact beside the rules of thumb
+    rate = prepared.problem.shares / prepared.paper.steps  # the TWAP rate, shares per bar
     return {"variant": variant, "day": str(prepared.day),
             "calibration_sessions": prepared.history_sessions, "steps": prepared.paper.steps,
             "first_bar": local_times(prepared.window.index)[0],
@@ -282,7 +286,10 @@ def calibration_row(prepared: Day, variant: str) -> dict:
             "risk_aversion": prepared.paper.risk_aversion, "penalty": prepared.paper.penalty,
             **{f"{name}_{key}": getattr(fit, key)[name] for name in market_data.SIGNALS
                for key in ("coefficient", "stderr", "persistence")},
-            "fit_observations": fit.observations}
+            "fit_observations": fit.observations,
+            "athl_coefficient": athl.coefficient, "athl_exponent": athl.exponent,
+            "athl_cost_per_share_at_twap": athl.cost_per_share(rate),
+            "linear_cost_per_share_at_twap": c.temporary_impact * rate}
 
 
 # ---------------------------------------------------------------------------------------------

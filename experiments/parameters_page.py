@@ -55,7 +55,8 @@ def markdown() -> str:
         "classic Almgren-Chriss example instead). Do not edit by hand.",
         "",
         "Options under [strategy] belong to the strategy that declares them (`forecast`: "
-        "extended; `no_buyback`: ac-adaptive and extended; `volume_profile`: vwap).",
+        "extended and regime-aware; `no_buyback`: ac-adaptive and extended; `volume_profile`: "
+        "vwap).",
     ]
     current = None
     for row in rows():
@@ -67,8 +68,9 @@ def markdown() -> str:
         lines.append(f"| `{row['key']}` | `{row['flag']}` | {row['unit']} | {row['range']} | "
                      f"{row['default']} | {row['meaning']} |")
     lines += ["", "## [beliefs]: what the strategy believes", "",
-              "Tables `[beliefs.market]`, `[beliefs.extended]`, `[beliefs.ensemble]` and "
-              "`[beliefs.impact]` override, for planning only, these keys of the market's "
+              "Tables `[beliefs.market]`, `[beliefs.extended]`, `[beliefs.ensemble]`, "
+              "`[beliefs.impact]` and `[beliefs.regimes]` override, for planning only, these "
+              "keys of the market's "
               "tables (flag `--belief TABLE.KEY=VALUE`, repeatable; in a study sweep "
               "`\"beliefs.TABLE.KEY\"`):", ""]
     lines += [f"- `{name}`: {', '.join(f'`{key}`' for key in keys)}"

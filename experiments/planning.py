@@ -1,7 +1,10 @@
 """`acsim schedule` and `acsim cost`: optimal schedules and the cost of any schedule.
 
-Defaults are the classic Almgren-Chriss example (1e6 shares over 60 days); every [market] and
-[extended] key has its flag.
+Defaults are the classic Almgren-Chriss example (1e6 shares over 60 days); every [market],
+[extended] and [impact] key has its flag. Under an impact model other than linear (MODEL §7:
+--impact power, --transient ...) the schedule is that model's planner's (power law: exact
+sell-only Newton/active set; transient: exact dense solve; both: the convex reference solver)
+and E is that model's expected shortfall.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from acsim.simulator.config import SimulationConfig
 from acsim.strategies import almgren_chriss
 from acsim.strategies.baselines import twap_holdings
 from acsim.strategies.costs import (
-    schedule_cost,
+    shortfall_variance,
     trades_from_holdings,
     validate_holdings,
     validate_trades,
 )
 from acsim.strategies.errors import ParameterError
 from acsim.strategies.extended import extended_schedule
+from acsim.strategies.impact import CompositeImpact, ImpactModel, LinearImpact
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
 
 DESCRIPTIONS = {
@@ -31,14 +35,15 @@ DESCRIPTIONS = {
                 "(currency, currency², currency). Defaults are the classic Almgren-Chriss "
                 "example (1e6 shares over 60 days).",
     "cost": "Expected shortfall, variance and utility of a given schedule under the same market "
-            "flags (JSON kappa is null: the schedule is not a model's).",
+            "and impact flags (JSON kappa is null: the schedule is not a model's).",
 }
+TABLES = ("market", "extended", "impact")
 MODELS = ("ac", "ac-continuous", "extended", "twap")
 BASE = SimulationConfig(market=ExecutionProblem())  # the classic AC example
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    add_config_flags(parser, BASE, ("market", "extended"))
+    add_config_flags(parser, BASE, TABLES)
     parser.add_argument("--field", default=None,
                         help="field forecast: one number (held constant) or N comma-separated "
                              "values f̂_1..f̂_N (default: no field)")
@@ -58,10 +63,27 @@ def run(name: str, args: argparse.Namespace) -> None:
     (command_schedule if name == "schedule" else command_cost)(args)
 
 
-def problem_and_feedback(args: argparse.Namespace) -> tuple[ExecutionProblem, ExtendedParameters]:
-    """The market and extended tables with every flag the user gave applied."""
-    config = BASE.replace(**tables_from_args(args, ("market", "extended")))
-    return config.market, config.extended
+def problem_and_feedback(
+        args: argparse.Namespace) -> tuple[ExecutionProblem, ExtendedParameters, ImpactModel]:
+    """The market, extended and impact tables with every flag the user gave applied (the impact
+    model checked against the market: convexity, a positive-definite kernel)."""
+    config = BASE.replace(**tables_from_args(args, TABLES))
+    return config.market, config.extended, config.impact.impact
+
+
+def describe_impact(impact: ImpactModel, problem: ExecutionProblem) -> str:
+    """One line: the impact model in words and numbers."""
+    if isinstance(impact, LinearImpact):
+        return f"linear (η = {problem.temporary_impact:g}, γ = {problem.permanent_impact:g})"
+    if not isinstance(impact, CompositeImpact):
+        return repr(impact)
+    power = impact.power_law(problem)
+    parts = [f"linear temporary η = {problem.temporary_impact:g}" if power is None else
+             f"power-law temporary η_p = {power.coefficient:.6g}, β = {power.exponent:g}",
+             f"permanent γ = {problem.permanent_impact:g}"]
+    if impact.kernel is not None:
+        parts.append(f"transient {impact.kernel!r}")
+    return ", ".join(parts)
 
 
 def field_from_args(args: argparse.Namespace) -> float | np.ndarray | None:
@@ -73,18 +95,24 @@ def field_from_args(args: argparse.Namespace) -> float | np.ndarray | None:
 
 def schedule_report(problem: ExecutionProblem, holdings: np.ndarray, rate: float | None,
                     title: str, extended: ExtendedParameters | None = None,
-                    field_forecast: object = None) -> dict:
-    """The JSON-able result of `schedule` and `cost`."""
-    cost = schedule_cost(problem, holdings, extended, field_forecast)
+                    field_forecast: object = None, impact: ImpactModel | None = None) -> dict:
+    """The JSON-able result of `schedule` and `cost`: E under the impact model (default
+    linear), V = σ²τΣx_k², U = E + λV."""
+    impact = impact or LinearImpact()
+    extended = extended or ExtendedParameters()
+    drift = planning_inputs(problem, extended, field_forecast).drift
+    expected = float(impact.expected_shortfall(problem, holdings, drift, extended.self_alpha))
+    variance = float(shortfall_variance(problem, holdings))
     return {
         "title": title,
+        "impact": describe_impact(impact, problem),
         "kappa": rate,
         "half_life": None if not rate else 1.0 / rate,  # null when κ = 0 (TWAP: no decay)
         "holdings": holdings.tolist(),
         "trades": trades_from_holdings(holdings).tolist(),
-        "expected_shortfall": cost.expected_shortfall,
-        "variance": cost.variance,
-        "utility": cost.utility,
+        "expected_shortfall": expected,
+        "variance": variance,
+        "utility": expected + problem.risk_aversion * variance,
         "side": "sell" if problem.side == 1 else "buy",
         "step_length": problem.step_length,
     }
@@ -96,6 +124,7 @@ def format_schedule_table(report: dict, problem: ExecutionProblem) -> str:
         report["title"],
         f"  {report['side']} {problem.shares:,.0f} shares over {problem.horizon:g} time units "
         f"in {problem.steps} steps (τ = {problem.step_length:g}); arrival price {problem.price:g}",
+        f"  impact              {report['impact']}",
     ]
     if report["kappa"] is not None:
         half_life = "none, TWAP" if report["half_life"] is None else (
@@ -139,14 +168,24 @@ def print_report(report: dict, problem: ExecutionProblem, output_format: str) ->
 
 
 def command_schedule(args: argparse.Namespace) -> None:
-    problem, extended = problem_and_feedback(args)
+    problem, extended, impact = problem_and_feedback(args)
     field_forecast = field_from_args(args)
     feedback_given = args.coupling is not None or args.self_alpha is not None
     if args.model != "extended" and (feedback_given or args.field is not None):
         raise ParameterError("--coupling, --self-alpha and --field need --model extended")
     if args.no_buyback and args.model == "twap":
         raise ParameterError("--no-buyback does not apply to --model twap (it never buys back)")
-    if args.model == "ac" and not args.no_buyback:
+    if not isinstance(impact, LinearImpact) and args.model in ("ac", "extended"):
+        holdings = impact_schedule(problem, extended if args.model == "extended" else None,
+                                   field_forecast, impact, args.no_buyback)
+        rate = None
+        title = (("Extended optimal schedule" if args.model == "extended" else
+                  "Optimal schedule") + " under the impact model"
+                 + (" (no buy-back)" if args.no_buyback else ""))
+    elif not isinstance(impact, LinearImpact) and args.model == "ac-continuous":
+        raise ParameterError("--model ac-continuous is the linear-impact approximation; use "
+                             "--model ac with --impact power or --transient")
+    elif args.model == "ac" and not args.no_buyback:
         schedule = almgren_chriss.optimal_schedule(problem)
         rate, holdings = schedule.kappa, schedule.holdings
         title = "Almgren-Chriss optimal schedule (exact discrete)"
@@ -166,12 +205,22 @@ def command_schedule(args: argparse.Namespace) -> None:
                                              inputs.step_length)
         title = ("Extended Almgren-Chriss schedule" if args.model == "extended"
                  else "Almgren-Chriss schedule") + (" (no buy-back)" if args.no_buyback else "")
-    report = schedule_report(problem, holdings, rate, title, extended, field_forecast)
+    report = schedule_report(problem, holdings, rate, title, extended, field_forecast, impact)
     print_report(report, problem, args.format)
 
 
+def impact_schedule(problem: ExecutionProblem, extended: ExtendedParameters | None,
+                    field_forecast: object, impact: ImpactModel, no_buyback: bool) -> np.ndarray:
+    """x_0..x_N planned once by the impact model's planner, urgency λσ² (+ self_alpha) and the
+    planning drift of the (extended) model."""
+    inputs = planning_inputs(problem, extended, field_forecast)
+    planner = impact.planner(problem, inputs.urgency)
+    return planner.holdings(np.array([problem.shares]), inputs.drift[None, :],
+                            np.zeros((1, 0)), no_buyback)[0]
+
+
 def command_cost(args: argparse.Namespace) -> None:
-    problem, extended = problem_and_feedback(args)
+    problem, extended, impact = problem_and_feedback(args)
     if (args.holdings is None) == (args.trades is None):
         raise ParameterError("give exactly one of --holdings and --trades")
     if args.holdings is not None:
@@ -179,5 +228,5 @@ def command_cost(args: argparse.Namespace) -> None:
     else:
         holdings = validate_trades(problem, parse_numbers("--trades", args.trades))
     report = schedule_report(problem, holdings, None, "Cost of the given schedule", extended,
-                             field_from_args(args))
+                             field_from_args(args), impact)
     print_report(report, problem, args.format)

@@ -9,12 +9,16 @@ out-of-range values are rejected with the offending name:
     [extended]    # coupling, self_alpha: the market's true feedback terms
     [ensemble]    # agents, field_scale, switching, switch_to_momentum,
                   # switch_to_mean_reversion, herding, step_probability, initial
-    [impact]      # model
+    [impact]      # model (linear, power), exponent, coefficient, transient (none,
+                  # exponential, power-law), transient_impact, resilience, transient_exponent,
+                  # transient_time (MODEL §7)
     [order_flow]  # momentum_size, reversion_size, lookback, momentum_sensitivity,
                   # reversion_sensitivity, momentum_noise, warmup (used by the order-flow market)
+    [regimes]     # model (none, markov), volatilities, transition, initial (MODEL §8)
     [strategy]    # name and the policy's options (forecast, no_buyback, volume_profile)
     [beliefs]     # what the strategy believes, where it differs from the market, e.g.
-                  # beliefs.extended.coupling = 0.0 (tables market, extended, ensemble, impact)
+                  # beliefs.extended.coupling = 0.0 (tables market, extended, ensemble, impact,
+                  # regimes)
     [simulation]  # episodes, seed
 
 Every key is declared once, with its unit and range, on its parameter class (see
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +47,12 @@ from acsim.strategies.declarations import (
     integer,
     parameter,
 )
-from acsim.strategies.ensemble import EnsembleParameters, SwitchingRule
+from acsim.strategies.ensemble import EnsembleParameters
 from acsim.strategies.errors import ParameterError
-from acsim.strategies.impact import ImpactModel, ImpactParameters
+from acsim.strategies.impact import ImpactParameters
 from acsim.strategies.order_flow import ORDER_FLOW, OrderFlowParameters
 from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
+from acsim.strategies.regimes import RegimeParameters
 
 DEFAULT_MARKET = ExecutionProblem(
     shares=1000.0, horizon=20.0, steps=20, price=100.0, volatility=0.1, half_spread=0.01,
@@ -60,6 +66,7 @@ SECTIONS = {
     "ensemble": EnsembleParameters,
     "impact": ImpactParameters,
     "order_flow": OrderFlowParameters,
+    "regimes": RegimeParameters,
 }
 
 # What a strategy may believe differently from the market (order facts and the trader's own
@@ -70,6 +77,7 @@ BELIEF_FIELDS = {
     "ensemble": ("field_scale", "switching", "switch_to_momentum", "switch_to_mean_reversion",
                  "herding", "step_probability"),
     "impact": tuple(f.name for f in dataclasses.fields(ImpactParameters)),
+    "regimes": ("model", "volatilities", "transition"),
 }
 
 
@@ -118,6 +126,7 @@ class SimulationConfig:
     ensemble: EnsembleParameters = field(default_factory=EnsembleParameters)
     impact: ImpactParameters = field(default_factory=ImpactParameters)
     order_flow: OrderFlowParameters = field(default_factory=OrderFlowParameters)
+    regimes: RegimeParameters = field(default_factory=RegimeParameters)
     strategy: StrategyParameters = field(default_factory=StrategyParameters)
     beliefs: dict = field(default_factory=dict)
     episodes: int = parameter(1000, unit="episodes", allowed=integer(1),
@@ -140,8 +149,29 @@ class SimulationConfig:
                         f"[extended] {name} must be 0 in the order-flow market ([market] "
                         f"feedback = 'order-flow', MODEL §6: the ensemble's feedback is its "
                         f"order flow, not a drift term), got {value!r}")
+            if self.regimes.regimes is not None:
+                raise ParameterError(
+                    "[regimes] volatility regimes are not available in the order-flow market "
+                    "([market] feedback = 'order-flow'): its agents scale their signals by the "
+                    "market's one σ (MODEL §6); use model = 'none' there")
         check_belief_table(self.beliefs)
+        try:
+            self.impact.impact.check(self.market)
+        except ParameterError as error:
+            raise ParameterError(f"[impact] {error}") from None
         beliefs = self.planning_beliefs()  # every believed value validated here, at the boundary
+        try:
+            beliefs.impact.check(beliefs.market)
+        except ParameterError as error:
+            raise ParameterError(f"[beliefs.impact] {error}") from None
+        market_regimes = self.regimes.regimes
+        if beliefs.regimes is not None and (market_regimes is None
+                                            or market_regimes.count != beliefs.regimes.count):
+            raise ParameterError(
+                f"[beliefs.regimes] a strategy that believes in {beliefs.regimes.count} "
+                "volatility regimes needs a market with as many (it observes the market's "
+                "regime); the market has "
+                + ("none" if market_regimes is None else str(market_regimes.count)))
         policy = self.strategy.build()
         if hasattr(policy, "validate"):
             policy.validate(beliefs)
@@ -164,6 +194,8 @@ class SimulationConfig:
     def market_steps(self) -> int:
         """W + N: every step the market runs in an episode (the random-stream protocol's N)."""
         return self.warmup + self.market.steps
+        return hash((self.market, self.extended, self.ensemble, self.impact, self.regimes,
+                     self.strategy, freeze(self.beliefs), self.episodes, self.seed))
 
     def planning_beliefs(self) -> Beliefs:
         """What the strategy believes: the market, with the [beliefs] table applied."""
@@ -177,7 +209,7 @@ class SimulationConfig:
             except ParameterError as error:
                 raise ParameterError(f"[beliefs.{name}] {error}") from None
         return Beliefs(tables["market"], tables["extended"], tables["ensemble"],
-                       tables["impact"].impact)
+                       tables["impact"].impact, tables["regimes"].regimes)
 
     def started_policy(self, policy: object = None) -> object:
         """`policy` (default: a new one of the [strategy] table), started with its beliefs."""
@@ -219,11 +251,15 @@ def _is_plain(item: object) -> bool:
 
 def _plain(value: object) -> object:
     """A TOML/JSON-able value: components of your own are described by class and attributes."""
-    if isinstance(value, (SwitchingRule, ImpactModel)):
-        return describe_object(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return describe_object(value)  # a component of your own (switching rule, impact model, kernel)
 
 
 def check_belief_table(beliefs: object) -> None:

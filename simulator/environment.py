@@ -46,7 +46,6 @@ needs no import of its own. `acsim` is a namespace package without an `__init__`
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,7 +150,7 @@ class EpisodeRange:
         return Observation(first.step, first.remaining_steps,
                            *(np.concatenate([getattr(part, name) for part in parts])
                              for name in ("holdings", "price", "field", "momentum_count",
-                                          "past_trades")))
+                                          "past_trades", "regime")))
 
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Holdings, price, field and momentum count now (after the last step: the last ones)."""
@@ -176,9 +175,7 @@ class EpisodeRange:
         parts = [batch.results() for batch in self.batches]
         if len(parts) == 1:
             return parts[0]
-        return EpisodeResults(**{item.name: np.concatenate([getattr(part, item.name)
-                                                           for part in parts])
-                                 for item in dataclasses.fields(EpisodeResults)})
+        return EpisodeResults.joined(parts)
 
 
 class ExecutionEpisodes:

@@ -7,6 +7,7 @@ episode, with the same floating-point operations in both engines. `side` is +1 f
 
 Step k: the trade fills at `fill(n_k)` (the impact model's S̃_k), then
     S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k + (the trade's own move, e.g. -side·γ·n_k),
+(σ = σ_{s_k}, the volatility of step k's regime, when the market has regimes: MODEL §8)
     α_k = α_exo + coupling·f_k - side·self_alpha·x_k.
 """
 
@@ -41,17 +42,20 @@ class PriceEngine:
         return self.impact.fill_price(self.problem, self.price, trade, self.impact_state)
 
     def advance(self, trade: np.ndarray, holdings_after: np.ndarray, field: np.ndarray,
-                shock: np.ndarray, flow_move: np.ndarray | None = None) -> np.ndarray:
+                shock: np.ndarray, flow_move: np.ndarray | None = None,
+                volatility: np.ndarray | None = None) -> np.ndarray:
         """S_k from S_{k-1}: drift, noise and the trade's own move; returns the new price.
 
         flow_move: the order-flow market's γ·Q_k (MODEL §6), added last; None in the
-        field-drift market.
+        field-drift market. volatility: σ of step k per episode (E,) when the market has
+        volatility regimes (MODEL §8: σ_{s_k}); None: the market's σ.
         """
         problem, tau = self.problem, self.problem.step_length
+        sigma = problem.volatility if volatility is None else volatility
         move, self.impact_state = self.impact.price_move(problem, trade, self.impact_state)
         self.price = (self.price
                       + price_drift(problem, self.extended, field, holdings_after) * tau
-                      + problem.volatility * np.sqrt(tau) * shock + move)
+                      + sigma * np.sqrt(tau) * shock + move)
         if flow_move is not None:
             self.price = self.price + flow_move
         return self.price

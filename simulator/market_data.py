@@ -19,7 +19,9 @@ lists them.
 Calibration (time unit = one bar, so τ = 1): σ from close-to-close changes of adjacent bars
 of one session, daily volume from session sums, the spread by the Corwin-Schultz (2012)
 high-low estimator, and the rules of thumb of Almgren & Chriss (2000, "Choice of
-parameters"); see `rules_of_thumb` for the unit conversion.
+parameters"); see `rules_of_thumb` for the unit conversion. Beside them, `athl_impact`:
+power-law temporary impact by the Almgren-Thum-Hauptmann-Li (2005) fit from the same σ and
+daily volume (MODEL §7).
 
 Signals (paper §5.1), causal: the two proxies are computed within each session from
 completed bars only (`signal_proxies`), standardised and scaled by a regression on a
@@ -41,6 +43,7 @@ import pandas as pd
 from acsim.strategies import validation
 from acsim.strategies.errors import AcsimError, ParameterError
 from acsim.strategies.parameters import ExecutionProblem
+from acsim.strategies.power_law import calibrated_impact
 
 EXCHANGE_TIMEZONE = "America/New_York"
 REGULAR_OPEN_MINUTE = 9 * 60 + 30  # 09:30 local exchange time
@@ -413,6 +416,46 @@ def calibrate(bars: pd.DataFrame, *, spread: float | None = None,
         temporary_impact=temporary if temporary_impact is None else temporary_impact,
         permanent_impact=permanent if permanent_impact is None else permanent_impact,
         daily_volume=daily_volume, bars_per_day=bars_per_day, price=price)
+
+
+@dataclass(frozen=True)
+class PowerLawCalibration:
+    """Power-law temporary impact from bars (Almgren, Thum, Hauptmann and Li 2005), per bar.
+
+    h = 0.142·σ_day·(v/V_day)^β: the ATHL fit (η = 0.142, β = 0.6) is dimensionless because
+    it is stated in return units (cost as a fraction of price, σ a daily return volatility)
+    with the trading rate as a fraction of daily volume; in price units σ_day is the daily
+    price volatility σ_bar·√(bars per day) (currency per share per √day) and h is currency per
+    share. With rates v in shares per bar, h = η_p·v^β with η_p = 0.142·σ_day/(V_day/B)^β.
+
+    daily_volatility: σ_day, currency per share per √day. daily_volume: V_day, shares per
+    session. bars_per_day: B. exponent: β. coefficient: η_p, currency per share per (shares
+    per bar)^β (MODEL §7 with τ = 1 bar).
+    """
+
+    daily_volatility: float
+    daily_volume: float
+    bars_per_day: int
+    exponent: float
+    coefficient: float
+
+    def impact_table(self) -> dict:
+        """The [impact] table of a configuration with this impact (time unit: one bar)."""
+        return {"model": "power", "exponent": self.exponent, "coefficient": self.coefficient}
+
+    def cost_per_share(self, shares_per_bar: float) -> float:
+        """h(v) without the spread: currency per share at a rate of v shares per bar."""
+        return self.coefficient * shares_per_bar**self.exponent
+
+
+def athl_impact(calibration: Calibration, exponent: float = 0.6) -> PowerLawCalibration:
+    """ATHL power-law impact from a calibration's σ per bar, daily volume and bars per day
+    (`calibrate` measures them on regular-session bars)."""
+    daily_volatility = calibration.volatility * np.sqrt(calibration.bars_per_day)
+    impact = calibrated_impact(daily_volatility, calibration.daily_volume, exponent,
+                               days_per_time_unit=1.0 / calibration.bars_per_day)
+    return PowerLawCalibration(daily_volatility, calibration.daily_volume,
+                               calibration.bars_per_day, impact.exponent, impact.coefficient)
 
 
 # ---------------------------------------------------------------------------------------------

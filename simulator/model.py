@@ -7,6 +7,9 @@ Each step k = 1..N:
   3. the trade fills at S̃_k (the impact model; MODEL §2: S_{k-1} - side·(ε·sgn n_k + η·n_k/τ));
      x_k = x_{k-1} - n_k;
   4. the price moves: S_k = S_{k-1} + α_k·τ + σ√τ·ξ_k + the trade's own move (-side·γ·n_k).
+With volatility regimes (MODEL §8) the episode's regime path s_1..s_N is drawn from its own
+stream (the same function as the vectorised engine's); the executing agent sees s_k before
+trading and σ = σ_{s_k} in step k.
 
 In the order-flow market ([market] feedback = "order-flow", MODEL §6) the model first runs W
 warm-up steps, numbered k = 1-W..0 (Mesa's own step counter says W + k), in which nobody
@@ -48,8 +51,9 @@ from acsim.agents.traders import EnsembleTrader, ExecutingAgent, MarketSignals
 from acsim.simulator.config import SimulationConfig, config_from_keywords
 from acsim.simulator.market import PriceEngine
 from acsim.simulator.order_flow_market import OrderFlowState
-from acsim.simulator.randomness import episode_draws
+from acsim.simulator.randomness import BLOCK_SIZE, episode_draws, regime_paths
 from acsim.simulator.results import EpisodeResults
+from acsim.simulator.vectorised import regime_volatilities
 from acsim.strategies import ensemble, order_flow
 from acsim.strategies.ensemble import KirmanRule, RandomWalkRule
 
@@ -79,6 +83,10 @@ class ExecutionMarket(mesa.Model):
         self.draws = episode_draws(config.seed, episode, config.market_steps,
                                    config.ensemble.draws_per_step,
                                    momentum=config.order_flow_market)
+        block, offset = divmod(episode, BLOCK_SIZE)
+        regimes = regime_paths(config.regimes, config.seed, block, config.market_steps, offset, 1)
+        self.regimes, self.volatilities = regime_volatilities(config, regimes,
+                                                              (1, config.market_steps))
         count = int(ensemble.initial_count(config.ensemble, self.draws.initial)[0])
         self.momentum_traders = [EnsembleTrader(self, True) for _ in range(count)]
         self.mean_reversion_traders = [
@@ -213,7 +221,8 @@ class ExecutionMarket(mesa.Model):
         count = self.declared_momentum_count()
         self.count_field = float(ensemble.field(self.config.ensemble, count))
         if k >= 1:
-            trade = self.executor.decide(k, problem.steps, self.price, self.count_field, count)
+            trade = self.executor.decide(k, problem.steps, self.price, self.count_field, count,
+                                         int(self.regimes[0, step - 1]))
         else:
             trade = 0.0
         trades = np.array([trade])
@@ -224,7 +233,9 @@ class ExecutionMarket(mesa.Model):
         if self.market is None:
             self.field = self.count_field
             self.engine.advance(trades, np.array([self.executor.holdings]),
-                                np.array([self.field]), shock)
+                                np.array([self.field]), shock,
+                                volatility=None if self.volatilities is None
+                                else self.volatilities[:, step - 1])
         else:
             flow = np.array([self.collected_flow()])
             price = self.engine.advance(trades, np.array([self.executor.holdings]),
@@ -254,6 +265,7 @@ class ExecutionMarket(mesa.Model):
             holdings=order["holdings"].to_numpy()[None, :],
             trades=order["trade"].to_numpy()[None, 1:],
             market_paths=paths,
+            regimes=None if self.volatilities is None else self.regimes[:, self.warmup:],
         )
 
 

@@ -7,13 +7,17 @@ One root seed drives everything through numpy's SeedSequence; there is no global
   of seeding, so results do not depend on how blocks are shared among workers.
 - Block b has PCG64 streams seeded by SeedSequence(root_seed, spawn_key=(b, j)), i.e. the
   j-th child of the block's own sequence: j = 0 initial count, j = 1 ensemble, j = 2 price
-  noise, j = 3 momentum noise ζ (the order-flow market only, MODEL §6).
+  noise, j = 3 momentum noise ζ (the order-flow market only, MODEL §6), j = 4 volatility
+  regimes (MODEL §8; drawn only when the market has regimes). A stream a market does not use is
+  never drawn, so adding one changed no result of the others.
 - Every draw is one double from `Generator.random()` (one 64-bit output each), laid out
   episode by episode: episode o of a block owns
     initial  stream: the draw at position o                      (1 per episode),
     ensemble stream: positions [o·N·D, (o+1)·N·D), step-major      (D per step),
     noise    stream: positions [o·N, (o+1)·N)                      (1 per step),
     momentum stream: positions [o·N, (o+1)·N)                      (1 per step),
+    regime   stream: positions [o·N, (o+1)·N)                      (1 per step: the first
+                     gives step 1's regime, the k-th the move into step k's regime),
   where N is the number of steps and D the ensemble's draws per step (M micro-updates
   for the Kirman rule, 1 for the random-walk rule). Any episode is reached directly by
   `advance`, without generating its predecessors.
@@ -38,9 +42,10 @@ from scipy.special import ndtri
 
 from acsim.strategies import validation
 from acsim.strategies.errors import ParameterError
+from acsim.strategies.regimes import RegimeParameters
 
 BLOCK_SIZE = 4096
-INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM, MOMENTUM_STREAM = 0, 1, 2, 3
+INITIAL_STREAM, ENSEMBLE_STREAM, NOISE_STREAM, MOMENTUM_STREAM, REGIME_STREAM = 0, 1, 2, 3, 4
 SMALLEST_UNIFORM = 2.0**-54
 
 
@@ -101,6 +106,17 @@ def momentum_shocks(root_seed: int, block: int, steps: int, first: int,
                     count: int) -> np.ndarray:
     """Standard normal momentum-noise shocks ζ of the episodes, shape (count, steps)."""
     return normal_shocks(root_seed, block, MOMENTUM_STREAM, steps, first, count)
+
+
+def regime_paths(parameters: RegimeParameters, root_seed: int, block: int, steps: int,
+                 first: int, count: int) -> np.ndarray | None:
+    """Regimes s_1..s_N of the episodes, shape (count, steps), from the regime stream (one
+    uniform per step); None when the market has no regimes (nothing is drawn)."""
+    _check_range(first, count)
+    if parameters.regimes is None:
+        return None
+    uniforms = stream(root_seed, block, REGIME_STREAM, first * steps).random(count * steps)
+    return parameters.paths(uniforms.reshape(count, steps))
 
 
 def ensemble_stream(root_seed: int, block: int, steps: int, draws_per_step: int,

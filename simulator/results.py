@@ -1,13 +1,14 @@
 """Episode results and their summary statistics.
 
-Arrays carry a leading episodes axis. Per step k = 1..N: fill S̃_k, field f_k, trade n_k;
-per time t_0..t_N: price S_k, momentum count m_k, holdings x_k. The order-flow market (MODEL
-§6) adds its whole path, warm-up steps 1-W..0 included (`MarketPaths`); its field is the flow's
-f_k = γ·Q_k/τ.
+Arrays carry a leading episodes axis. Per step k = 1..N: fill S̃_k, field f_k, trade n_k (and
+the volatility regime s_k when the market has regimes); per time t_0..t_N: price S_k, momentum
+count m_k, holdings x_k. The order-flow market (MODEL §6) adds its whole path, warm-up steps
+1-W..0 included (`MarketPaths`); its field is the flow's f_k = γ·Q_k/τ.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,16 +49,34 @@ class EpisodeResults:
     shortfall: np.ndarray        # (E,) currency
     shortfall_bps: np.ndarray    # (E,) basis points of arrival notional
     market: MarketPaths | None = None  # the order-flow market's whole path
+    regimes: np.ndarray | None = None  # (E, N) s_1..s_N with volatility regimes, else None
 
     @classmethod
     def from_paths(cls, problem: ExecutionProblem, *, prices: np.ndarray, fills: np.ndarray,
                    fields: np.ndarray, momentum_counts: np.ndarray, holdings: np.ndarray,
-                   trades: np.ndarray, market_paths: MarketPaths | None = None
-                   ) -> EpisodeResults:
+                   trades: np.ndarray, market_paths: MarketPaths | None = None,
+                   regimes: np.ndarray | None = None) -> EpisodeResults:
         arrival = prices[:, 0]
         shortfall = market.implementation_shortfall(problem, trades, fills, arrival)
         return cls(prices, fills, fields, momentum_counts.astype(np.int64), holdings, trades,
-                   shortfall, market.shortfall_bps(problem, shortfall, arrival), market_paths)
+                   shortfall, market.shortfall_bps(problem, shortfall, arrival), market_paths,
+                   regimes)
+
+    @classmethod
+    def joined(cls, parts: list[EpisodeResults]) -> EpisodeResults:
+        """The episodes of several results one after another (market paths and regimes kept
+        when present)."""
+        def join(items: list) -> object:
+            first = items[0]
+            if first is None:
+                return None
+            if isinstance(first, MarketPaths):
+                return MarketPaths(first.warmup, *(
+                    np.concatenate([getattr(item, field.name) for item in items])
+                    for field in dataclasses.fields(MarketPaths)[1:]))
+            return np.concatenate(items)
+        return cls(**{item.name: join([getattr(part, item.name) for part in parts])
+                      for item in dataclasses.fields(cls)})
 
     @property
     def episodes(self) -> int:
@@ -96,6 +115,9 @@ class EpisodeResults:
         if paths is not None:
             frame["efficient_price"] = paths.efficient_prices.ravel()
             frame["ensemble_flow"] = np.hstack([pad, paths.flows]).ravel()
+        if self.regimes is not None:  # (no warm-up: regimes and the order-flow market exclude
+            # each other) the regime of step k; step 0 has none
+            frame["regime"] = np.hstack([np.full((episodes, 1), -1), self.regimes]).ravel()
         frame["shortfall"] = np.repeat(self.shortfall, points)
         return frame
 

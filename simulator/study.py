@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from acsim.agents.policies import POLICIES, StrategyParameters, policy_label
 from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig, describe_object
-from acsim.simulator.randomness import BLOCK_SIZE, momentum_shocks, noise_shocks
+from acsim.simulator.randomness import BLOCK_SIZE, momentum_shocks, noise_shocks, regime_paths
 from acsim.simulator.statistics import paired_difference, summarise_chunks
 from acsim.simulator.vectorised import ensemble_paths, execute
 from acsim.strategies.errors import ParameterError
@@ -223,6 +223,7 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
     momentum = (momentum_shocks(base.seed, block, steps, 0, count)
                 if any(case.config.order_flow_market for case in cases) else None)
     paths: dict = {}
+    regimes: dict = {}  # regime paths per regime table (the same uniforms for every case)
     columns = {"episode": np.arange(block * BLOCK_SIZE, block * BLOCK_SIZE + count)}
     for index, case in enumerate(cases):
         policy = _policy(case)
@@ -234,8 +235,11 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
             if key not in paths:
                 paths[key] = ensemble_paths(key, base.seed, block, steps, 0, count)
             counts = paths[key]
+        table = case.config.regimes
+        if table not in regimes:
+            regimes[table] = regime_paths(table, base.seed, block, steps, 0, count)
         result = execute(case.config, policy, counts, noise,
-                         momentum if case.config.order_flow_market else None)
+                         momentum if case.config.order_flow_market else None, regimes[table])
         columns[f"shortfall_{index}"] = result.shortfall
         columns[f"final_holdings_{index}"] = result.holdings[:, -1]
     target = block_path(Path(out), block)

@@ -26,10 +26,12 @@ from acsim.simulator.randomness import (
     initial_uniforms,
     momentum_shocks,
     noise_shocks,
+    regime_paths,
 )
 from acsim.simulator.results import EpisodeResults
 from acsim.strategies import ensemble, validation
 from acsim.strategies.ensemble import EnsembleParameters
+from acsim.strategies.errors import ParameterError
 
 CHUNK_EPISODES = 512  # ensemble draws are generated at most this many episodes at a time
 CHUNK_DRAWS = 1 << 17  # ... and about this many uniforms at a time (1 MB: stays in cache)
@@ -64,12 +66,13 @@ def ensemble_paths(parameters: EnsembleParameters, root_seed: int, block: int, s
 @dataclass(frozen=True)
 class MarketDraws:
     """The draws of E episodes in the engine's terms: momentum counts m (E, W + N + 1), price
-    shocks ξ (E, W + N) and, in the order-flow market, momentum shocks ζ (E, W + N); W = 0 in
-    the field-drift market."""
+    shocks ξ (E, W + N), in the order-flow market momentum shocks ζ (E, W + N), and with
+    volatility regimes the regime paths s (E, W + N); W = 0 in the field-drift market."""
 
     counts: np.ndarray
     noise: np.ndarray
     momentum: np.ndarray | None = None
+    regimes: np.ndarray | None = None
 
 
 def market_draws(config: SimulationConfig, block: int, first: int, count: int,
@@ -81,7 +84,8 @@ def market_draws(config: SimulationConfig, block: int, first: int, count: int,
         counts = ensemble_paths(config.ensemble, config.seed, block, steps, first, count)
     momentum = (momentum_shocks(config.seed, block, steps, first, count)
                 if config.order_flow_market else None)
-    return MarketDraws(counts, noise_shocks(config.seed, block, steps, first, count), momentum)
+    return MarketDraws(counts, noise_shocks(config.seed, block, steps, first, count), momentum,
+                       regime_paths(config.regimes, config.seed, block, steps, first, count))
 
 
 class MarketBatch:
@@ -96,13 +100,14 @@ class MarketBatch:
     """
 
     def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray,
-                 momentum: np.ndarray | None = None) -> None:
+                 momentum: np.ndarray | None = None, regimes: np.ndarray | None = None) -> None:
         self.config = config
         self.counts = counts
         self.noise = noise
         self.momentum = momentum
         self.warmup = config.warmup
         self.episodes = noise.shape[0]
+        self.regimes, self.volatilities = regime_volatilities(config, regimes, noise.shape)
         problem = config.market
         self.steps = problem.steps
         self.engine = PriceEngine(problem, config.extended, config.impact.impact, self.episodes)
@@ -138,13 +143,15 @@ class MarketBatch:
         return Observation(k, self.steps - k + 1, read_only(self.holdings[:, k - 1]),
                            read_only(self.engine.price), read_only(self.fields[:, k - 1]),
                            read_only(self.counts[:, self.warmup + k]),
-                           read_only(self.trades[:, : k - 1]))
+                           read_only(self.trades[:, : k - 1]),
+                           read_only(self.regimes[:, self.warmup + k - 1]))
 
     def _move(self, step: int, trade: np.ndarray, holdings_after: np.ndarray) -> np.ndarray:
         """Market step `step` (1..W+N, warm-up first): the flow, if any, and the price move."""
         shock, field = self.noise[:, step - 1], self.count_fields[:, step - 1]
         if self.flow is None:
-            return self.engine.advance(trade, holdings_after, field, shock)
+            volatility = None if self.volatilities is None else self.volatilities[:, step - 1]
+            return self.engine.advance(trade, holdings_after, field, shock, volatility=volatility)
         flow = self.flow.flow(self.counts[:, step], self.momentum[:, step - 1])
         price = self.engine.advance(trade, holdings_after, field, shock,
                                     self.flow.price_move(flow))
@@ -165,22 +172,42 @@ class MarketBatch:
 
     def results(self) -> EpisodeResults:
         warmup, problem = self.warmup, self.config.market
+        regimes = None if self.volatilities is None else self.regimes[:, warmup:]
         if self.flow is None:
             return EpisodeResults.from_paths(problem, prices=self.prices, fills=self.fills,
                                              fields=self.fields, momentum_counts=self.counts,
-                                             holdings=self.holdings, trades=self.trades)
+                                             holdings=self.holdings, trades=self.trades,
+                                             regimes=regimes)
         paths = self.flow.paths(self.counts)
         return EpisodeResults.from_paths(
             problem, prices=self.prices, fills=self.fills, fields=paths.fields[:, warmup:],
             momentum_counts=self.counts[:, warmup:], holdings=self.holdings,
-            trades=self.trades, market_paths=paths)
+            trades=self.trades, market_paths=paths, regimes=regimes)
+
+
+def regime_volatilities(config: SimulationConfig, regimes: np.ndarray | None,
+                        shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(regime paths (E, W + N), σ_{s_k} (E, W + N)) of a market with volatility regimes, or
+    (zeros, None) without (σ is then the market's); a market with regimes needs its paths."""
+    chain = config.regimes.regimes
+    if chain is None:
+        if regimes is not None:
+            raise ParameterError("regime paths were given for a market without regimes "
+                                 "([regimes] model = none)")
+        return np.zeros(shape, dtype=np.int64), None
+    if regimes is None or regimes.shape != shape:
+        raise ParameterError(f"a market with volatility regimes needs their paths, shape "
+                             f"{shape} (randomness.regime_paths), got "
+                             f"{None if regimes is None else regimes.shape}")
+    return regimes, np.asarray(chain.volatilities)[regimes]
 
 
 def execute(config: SimulationConfig, policy: ExecutionPolicy, counts: np.ndarray,
-            noise: np.ndarray, momentum: np.ndarray | None = None) -> EpisodeResults:
+            noise: np.ndarray, momentum: np.ndarray | None = None,
+            regimes: np.ndarray | None = None) -> EpisodeResults:
     """Run the executing agent and the price engine over given count paths and shocks
-    (momentum: the order-flow market's momentum shocks ζ)."""
-    return drive(MarketBatch(config, counts, noise, momentum), policy)
+    (momentum: the order-flow market's momentum shocks ζ; regimes: the volatility regimes)."""
+    return drive(MarketBatch(config, counts, noise, momentum, regimes), policy)
 
 
 def market_batch(config: SimulationConfig, block: int, first: int = 0,
@@ -188,7 +215,7 @@ def market_batch(config: SimulationConfig, block: int, first: int = 0,
     """The market of episodes block·BLOCK_SIZE + first .. + count - 1 of root seed config.seed,
     with their draws, before step 1 (the one place that knows which draws a batch needs)."""
     draws = market_draws(config, block, first, count)
-    return MarketBatch(config, draws.counts, draws.noise, draws.momentum)
+    return MarketBatch(config, draws.counts, draws.noise, draws.momentum, draws.regimes)
 
 
 def drive(batch: MarketBatch, policy: ExecutionPolicy) -> EpisodeResults:

@@ -294,6 +294,15 @@ def _trial_objective(trial, trial_power, widths, sums, count, coefficient, beta,
 
 
 @NO_ALLOCATION
+def _change_along(gradient, trial, levels, count):
+    """Σ_i gradient_i·(trial_i - levels_i) over the free levels: the first-order change of U."""
+    change = 0.0
+    for i in range(1, count):
+        change += gradient[i] * (trial[i] - levels[i])
+    return change
+
+
+@NO_ALLOCATION
 def _project(trial, start, count):
     """Make trial levels feasible: x_0 and 0 at the ends, non-increasing and >= 0."""
     trial[0] = start
@@ -610,9 +619,7 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
         _project(trial, start, count)
         value = _trial_objective(trial, trial_power, widths, sums, count, coefficient, beta,
                                  permanent, urgency, tau)
-        change = 0.0
-        for i in range(1, count):
-            change += gradient[i] * (trial[i] - levels[i])
+        change = _change_along(gradient, trial, levels, count)
         accepted = change < 0.0 and value <= current + ARMIJO * change + allowance
         allowance = 0.0  # shorter steps must decrease U beyond rounding
         # 2. the step to the first trade that reaches 0, then 3. backtracking
@@ -630,9 +637,7 @@ def _solve_episode(start, drift, coefficient, exponent, permanent, urgency, tau,
                 _project(trial, start, count)
             value = _trial_objective(trial, trial_power, widths, sums, count, coefficient, beta,
                                      permanent, urgency, tau)
-            change = 0.0
-            for i in range(1, count):
-                change += gradient[i] * (trial[i] - levels[i])
+            change = _change_along(gradient, trial, levels, count)
             accepted = value <= current + ARMIJO * change + allowance
             step *= 0.5
             blocking = -1

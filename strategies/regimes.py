@@ -28,6 +28,10 @@ length and regime, precomputed here:
     first trade = holding_gain[m, s]·x + Σ_k drift_gain[m, s, k]·a_k,   k = 1..m.
 
 With one regime (or identical regimes) this is exact discrete Almgren-Chriss.
+
+`RegimeParameters` is the [regimes] table of a configuration (declared parameters); its
+`paths(uniforms)` turns one uniform per step into regime paths by the inverse CDF of the chain:
+s_1 from the initial law (a given regime, or the stationary law), then s_k from row s_{k-1} of P.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from acsim.strategies import validation
+from acsim.strategies.declarations import (
+    NUMBERS,
+    Allowed,
+    check_parameters,
+    choice,
+    count_or_choice,
+    parameter,
+)
 from acsim.strategies.errors import ParameterError
 
 
@@ -156,7 +168,7 @@ class RegimePlanner:
         integers in 0..R-1 (the regime of the current step), drift (E, m) or (m,) with m the
         remaining steps. Elementwise products and sums (no BLAS)."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         regime = self._regime(regime)
         return (np.asarray(holdings, dtype=float) * self.holding_gain[remaining, regime]
                 + np.sum(drift * self.drift_gain[remaining, regime, :remaining], axis=-1))
@@ -166,7 +178,7 @@ class RegimePlanner:
         """W_m(x, s): the optimal expected objective from holdings x in regime s with the drift
         a_1..a_m (batched as in first_trade), the constants ½γx² + εx excluded."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         regime = self._regime(regime)
         holdings = np.asarray(holdings, dtype=float)
         batch = np.broadcast_shapes(holdings.shape, regime.shape, drift.shape[:-1])
@@ -189,13 +201,6 @@ class RegimePlanner:
         products and sums, no BLAS."""
         return np.sum(self.transition * values[..., None, :], axis=-1)
 
-    def _remaining(self, drift: np.ndarray) -> int:
-        remaining = drift.shape[-1] if drift.ndim else 0
-        if not 1 <= remaining <= self.steps:
-            raise ParameterError(f"drift must have 1..{self.steps} values on its last axis "
-                                 f"(the remaining steps), got shape {drift.shape}")
-        return remaining
-
     def _regime(self, regime: np.ndarray) -> np.ndarray:
         regime = np.asarray(regime)
         if not np.issubdtype(regime.dtype, np.integer) or np.any(regime < 0) or np.any(
@@ -203,3 +208,93 @@ class RegimePlanner:
             raise ParameterError(f"regime must be integers in 0..{self.regimes.count - 1}, "
                                  f"got {regime!r}")
         return regime
+
+
+def _matrix(name: str, value: object) -> tuple[tuple[float, ...], ...] | None:
+    """A square matrix as a tuple of rows: from a list of rows (TOML) or from its rows one after
+    another (R² numbers, the command line)."""
+    if value is None:
+        return None
+    try:
+        matrix = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ParameterError(f"{name} must be a square matrix of numbers: {error}") from None
+    if matrix.ndim == 1:
+        size = int(round(np.sqrt(matrix.shape[0])))
+        if size * size != matrix.shape[0] or size == 0:
+            raise ParameterError(f"{name} given as a flat list needs R² numbers (R rows of R), "
+                                 f"got {matrix.shape[0]}")
+        matrix = matrix.reshape(size, size)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise ParameterError(f"{name} must be a square matrix, got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ParameterError(f"{name} must contain only finite numbers")
+    return tuple(tuple(float(item) for item in row) for row in matrix)
+
+
+MATRIX = Allowed("numbers", _matrix, "a square matrix: a list of rows (on the command line, the "
+                 "rows one after another, comma separated)",
+                 display=lambda value: "none" if value is None else
+                 "; ".join(", ".join(f"{item:g}" for item in row) for row in value))
+REGIME_MODELS = ("none", "markov")
+
+
+@dataclass(frozen=True)
+class RegimeParameters:
+    """Volatility regimes of the market (MODEL.md §8): off unless model = markov."""
+
+    model: str = parameter(
+        "none", unit="", allowed=choice(*REGIME_MODELS), flag="--regimes",
+        help="none (σ is the market's volatility) or markov: σ follows a Markov chain over "
+             "regimes, one state per step, seen by the executing agent")
+    volatilities: tuple[float, ...] | None = parameter(
+        None, unit="price units per √time unit", allowed=NUMBERS, flag="--regime-volatilities",
+        help="σ_s of each regime s = 0..R-1 (model = markov)")
+    transition: tuple[tuple[float, ...], ...] | None = parameter(
+        None, unit="probability per step", allowed=MATRIX, flag="--regime-transition",
+        help="P[s, s']: probability that step k+1 is in regime s' when step k is in s; rows sum "
+             "to 1 (model = markov)")
+    initial: int | str = parameter(
+        "stationary", unit="", allowed=count_or_choice(0, "stationary"), flag="--initial-regime",
+        help="the regime of step 1: an index 0..R-1, or stationary (drawn from the chain's "
+             "stationary law)")
+
+    def __post_init__(self) -> None:
+        check_parameters(self)
+        regimes = None
+        if self.model == "markov":
+            if self.volatilities is None or self.transition is None:
+                raise ParameterError("regimes model = markov needs volatilities and transition "
+                                     "(--regime-volatilities, --regime-transition)")
+            regimes = VolatilityRegimes(self.volatilities, self.transition)
+            if self.initial != "stationary" and self.initial >= regimes.count:
+                raise ParameterError(f"initial regime must be in 0..{regimes.count - 1} or "
+                                     f"stationary, got {self.initial!r}")
+        object.__setattr__(self, "_regimes", regimes)
+
+    @property
+    def regimes(self) -> VolatilityRegimes | None:
+        """The regime chain, or None (model = none)."""
+        return self._regimes  # type: ignore[attr-defined]
+
+    def initial_law(self) -> np.ndarray:
+        """The law of the first step's regime, shape (R,)."""
+        if self.initial == "stationary":
+            return self.regimes.stationary_law()
+        law = np.zeros(self.regimes.count)
+        law[self.initial] = 1.0
+        return law
+
+    def paths(self, uniforms: np.ndarray) -> np.ndarray:
+        """Regime paths s_1..s_N (E, N) from one uniform per step (E, N): s_1 by the inverse
+        CDF of the initial law, s_k by that of row s_{k-1} of P (the number of cumulative
+        probabilities the uniform reaches). Comparisons only: the same path for one episode
+        or many."""
+        uniforms = np.asarray(uniforms, dtype=float)
+        initial = np.cumsum(self.initial_law())[:-1]
+        rows = np.cumsum(self.regimes.transition_matrix, axis=1)[:, :-1]
+        paths = np.empty(uniforms.shape, dtype=np.int64)
+        paths[:, 0] = np.sum(uniforms[:, :1] >= initial, axis=1)
+        for step in range(1, uniforms.shape[1]):
+            paths[:, step] = np.sum(uniforms[:, step, None] >= rows[paths[:, step - 1]], axis=1)
+        return paths

@@ -140,7 +140,9 @@ def check_positive_definite(kernel: DecayKernel, step_length: float, steps: int)
             f"Γ_kj = G(|k-j|·{step_length!r}) of {steps} steps has a leading minor of order "
             f"{failed_at + 1} that is not positive (Cholesky pivot <= 0 in floating point), so "
             "a round trip could earn money (price manipulation, Gatheral 2010). Use a convex "
-            "decreasing kernel such as ExponentialKernel or PowerLawKernel"
+            "decreasing kernel such as ExponentialKernel or PowerLawKernel that decays visibly "
+            "over the horizon (one that barely decays, e.g. a tiny resilience, makes Γ "
+            "numerically singular)"
         )
 
 
@@ -262,7 +264,7 @@ class TransientPlanner:
         """First trade for drift a_1..a_m and past displacement v_1..v_m of shape (..., m)
         (m = remaining steps <= steps); elementwise products and sums, no BLAS."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         trade = (np.asarray(holdings, dtype=float) * self.holding_gain[remaining]
                  + np.sum(drift * self.drift_gain[remaining], axis=-1))
         if past_displacement is not None:
@@ -275,7 +277,7 @@ class TransientPlanner:
         """Optimal x_0..x_m for every episode: holdings (E,) or scalar, drift and past
         displacement (E, m) or (m,). Returns (E, m+1) (or (m+1,) for one unbatched episode)."""
         drift = np.asarray(drift, dtype=float)
-        remaining = self._remaining(drift)
+        remaining = validation.remaining_steps(drift, self.steps)
         start = np.asarray(holdings, dtype=float)
         single = start.ndim == 0 and drift.ndim == 1
         past = (np.zeros_like(drift) if past_displacement is None
@@ -289,12 +291,6 @@ class TransientPlanner:
                     self.step_length, self.urgency, path)
         return path[0] if single else path.reshape(shape[:-1] + (remaining + 1,))
 
-    def _remaining(self, drift: np.ndarray) -> int:
-        remaining = drift.shape[-1] if drift.ndim else 0
-        if not 1 <= remaining <= self.steps:
-            raise ParameterError(f"drift must have 1..{self.steps} values on its last axis "
-                                 f"(the remaining steps), got shape {drift.shape}")
-        return remaining
 
 
 @numba.njit(cache=True, error_model="numpy")

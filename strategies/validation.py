@@ -77,3 +77,13 @@ def finite_vector(name: str, values: object, length: int | None = None) -> np.nd
     if not np.all(np.isfinite(array)):
         raise ParameterError(f"{name} must contain only finite numbers")
     return array
+
+
+def remaining_steps(drift: np.ndarray, longest: int) -> int:
+    """m, the remaining steps a planner is asked about: the length of the last axis of a drift
+    array, between 1 and the planner's longest horizon."""
+    remaining = drift.shape[-1] if drift.ndim else 0
+    if not 1 <= remaining <= longest:
+        raise ParameterError(f"drift must have 1..{longest} values on its last axis "
+                             f"(the remaining steps), got shape {drift.shape}")
+    return remaining

@@ -122,3 +122,107 @@ def test_bench_order_flow_case_runs_and_is_compared_with_the_paper_case(capsys):
     assert {line.split()[1] for line in lines} == {"fast", "fast-one-process", "mesa",
                                                    "naive-cvxpy"}
     assert "order-flow / paper (fast-one-process):" in out
+
+
+# --- impact models beyond linear (MODEL §7) --------------------------------------------------
+
+SMALL = ["--shares", "1000", "--steps", "6", "--horizon", "6", "--volatility", "0.1",
+         "--temporary-impact", "0.002", "--permanent-impact", "1e-4", "--half-spread", "0.01",
+         "--risk-aversion", "0.01"]
+
+
+def power_e(holdings, beta, coefficient, tau=1.0, gamma=1e-4, eps=0.01):
+    n = -np.diff(holdings)
+    return (0.5 * gamma * holdings[0] ** 2 - 0.5 * gamma * np.sum(n**2) + eps * np.abs(n).sum()
+            + coefficient * tau**-beta * np.sum(np.abs(n) ** (1 + beta)))
+
+
+def test_schedule_under_power_law_impact_is_the_power_law_optimum(capsys):
+    from acsim.strategies.power_law import PowerLawImpact, optimal_holdings
+
+    code, out, _ = run(capsys, "schedule", *SMALL, "--impact", "power", "--impact-exponent",
+                       "0.5", "--impact-coefficient", "0.02", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    expected = optimal_holdings(PowerLawImpact(0.02, 0.5), 1000.0, np.zeros(6), step_length=1.0,
+                                permanent_impact=1e-4, urgency=0.01 * 0.1**2)
+    np.testing.assert_allclose(report["holdings"], expected, rtol=0, atol=1e-9)
+    assert report["kappa"] is None and "power-law temporary" in report["impact"]
+    holdings = np.array(report["holdings"])
+    assert report["expected_shortfall"] == pytest.approx(power_e(holdings, 0.5, 0.02), rel=1e-12)
+    variance = 0.1**2 * np.sum(holdings[1:] ** 2)
+    assert report["utility"] == pytest.approx(report["expected_shortfall"] + 0.01 * variance,
+                                              rel=1e-12)
+
+
+def test_schedule_under_transient_impact_beats_ac_under_that_model(capsys):
+    """The transient planner's E + λV, computed here with Γ built entry by entry, is below that
+    of the AC schedule (planned without the kernel) under the same model."""
+    flags = [*SMALL, "--transient", "exponential", "--transient-impact", "0.004",
+             "--resilience", "0.3", "--format", "json"]
+    lags = np.abs(np.subtract.outer(np.arange(6), np.arange(6)))
+    gamma_matrix = 0.004 * np.exp(-0.3 * lags)
+
+    def utility(holdings):
+        n = -np.diff(holdings)
+        e = (0.5e-4 * 1e6 + 0.01 * np.abs(n).sum() + (0.002 - 0.5e-4) * np.sum(n**2)
+             + 0.5 * n @ gamma_matrix @ n)
+        return e, e + 0.01 * 0.1**2 * np.sum(holdings[1:] ** 2)
+
+    _, out, _ = run(capsys, "schedule", *flags)
+    planned = json.loads(out)
+    e, u = utility(np.array(planned["holdings"]))
+    assert planned["expected_shortfall"] == pytest.approx(e, rel=1e-12)
+    assert planned["utility"] == pytest.approx(u, rel=1e-12)
+    _, out, _ = run(capsys, "schedule", *SMALL, "--format", "json")
+    ac = np.array(json.loads(out)["holdings"])
+    _, out, _ = run(capsys, "cost", *flags, "--holdings", ",".join(map(str, ac)))
+    assert json.loads(out)["utility"] == pytest.approx(utility(ac)[1], rel=1e-12)
+    assert u < utility(ac)[1] - 1e-3
+
+
+def test_cost_under_power_law_impact(capsys):
+    code, out, _ = run(capsys, "cost", *SMALL, "--impact", "power", "--impact-exponent", "0.6",
+                       "--trades", "400,200,100,100,100,100", "--format", "json")
+    assert code == 0
+    coefficient = 0.002 * (1000.0 / 6.0) ** 0.4  # matched to η at the TWAP rate
+    holdings = np.array([1000.0, 600.0, 400.0, 300.0, 200.0, 100.0, 0.0])
+    expected = power_e(holdings, 0.6, coefficient)
+    assert json.loads(out)["expected_shortfall"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["schedule", *SMALL, "--impact", "power", "--impact-coefficient", "1e-7"],
+     ["[impact]", "not convex"]),
+    (["schedule", *SMALL, "--impact", "power", "--model", "ac-continuous"],
+     ["ac-continuous is the linear-impact approximation"]),
+    (["schedule", *SMALL, "--transient", "exponential", "--resilience", "1e-40"],
+     ["not positive definite"]),
+    (["simulate", "--regimes", "markov", "--regime-volatilities", "0.1,0.2",
+      "--regime-transition", "0.9,0.1,0.2"], ["R² numbers"]),
+    (["simulate", "--regimes", "markov"], ["needs volatilities and transition"]),
+])
+def test_bad_impact_and_regime_flags_are_named_errors(capsys, argv, words):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    for word in words:
+        assert word in err, err
+
+
+def test_simulate_with_regimes_and_a_regime_blind_belief(capsys):
+    """The flags reach the configuration: regime-aware and regime-blind AC differ; the Mesa and
+    the fast engine agree."""
+    flags = ["--regimes", "markov", "--regime-volatilities", "0.05,0.4", "--regime-transition",
+             "0.9,0.1,0.2,0.8", "--episodes", "20", "--format", "json", "--seed", "2"]
+    results = {}
+    for name, extra in (("aware", ["--strategy", "regime-aware"]),
+                        ("blind", ["--strategy", "ac-adaptive", "--belief",
+                                   "regimes.model=none"])):
+        for engine in ("mesa", "fast"):
+            code, out, err = run(capsys, "simulate", *flags, *extra, "--engine", engine,
+                                 *(["--workers", "1"] if engine == "fast" else []))
+            assert code == 0, err
+            results[name, engine] = json.loads(out)["mean_is"]
+    assert results["aware", "mesa"] == pytest.approx(results["aware", "fast"], rel=1e-12)
+    assert results["blind", "mesa"] == pytest.approx(results["blind", "fast"], rel=1e-12)
+    assert results["aware", "fast"] != pytest.approx(results["blind", "fast"], rel=1e-6)

@@ -252,3 +252,57 @@ def test_every_episode_shortfall_is_the_exact_identity(run):
         saved = (episodes[episodes["market.risk_aversion"] == aversion]
                  .sort_values("episode")["shortfall"].to_numpy())
         np.testing.assert_allclose(saved, predicted, rtol=0, atol=1e-7 * X)
+
+
+# ---------------------------------------------------------------- one frontier per impact model
+
+def test_power_law_frontiers_start_at_twap_with_the_linear_cost(run):
+    """λ = 0: the power-law optimum is TWAP, and with η_p matched to η at the TWAP rate its
+    E is the linear TWAP cost: ½γX² - ½γN(X/N)² + εX + η_pτ^(-β)N(X/N)^(1+β) = ½γX² + εX + ηX²/T
+    minus the ½γτ X²/T that η̃ holds."""
+    curves = read_table(run, "model_frontiers")
+    expected, variance = twap_cost()
+    for name in ("square root (β = 0.5)", "power law (β = 0.6, ATHL)"):
+        first = curves[curves["model"] == name].iloc[0]
+        assert first["risk_aversion"] == 0.0
+        assert relative(first["expected_shortfall"], expected) <= 1e-9
+        assert relative(first["variance"], variance) <= 1e-9
+
+
+def test_transient_frontiers_beat_twap_under_their_own_model(run):
+    """λ = 0: the transient planner's E is at most that of TWAP under the same model,
+    ½γX² + εX + η̃X²/T + ½(X/N)²·Σ_kj G(|k-j|τ), written out with the default kernels."""
+    curves = read_table(run, "model_frontiers")
+    lags = np.abs(np.subtract.outer(np.arange(N), np.arange(N))) * TAU
+    kernels = {"transient, exponential kernel": 1e-3 * np.exp(-0.5 * lags),
+               "transient, power-law kernel": 1e-3 * (1.0 + lags / 1.0) ** -0.5}
+    for name, matrix in kernels.items():
+        twap = twap_cost()[0] + 0.5 * (X / N) ** 2 * matrix.sum()
+        first = curves[curves["model"] == name].iloc[0]
+        assert first["expected_shortfall"] < twap - 0.1  # better than TWAP beyond rounding
+        assert first["expected_shortfall"] > twap_cost()[0]  # transient impact costs something
+
+
+def test_model_frontiers_trade_cost_for_variance(run):
+    curves = read_table(run, "model_frontiers")
+    assert curves["model"].nunique() == 4
+    for _, curve in curves.groupby("model"):
+        curve = curve.sort_values("risk_aversion")
+        assert np.all(np.diff(curve["expected_shortfall"]) >= -1e-9)
+        assert np.all(np.diff(curve["variance"]) <= 1e-9)
+        assert curve["variance"].iloc[-1] < 0.01 * curve["variance"].iloc[0]
+
+
+def test_model_monte_carlo_points_lie_within_four_standard_errors(run):
+    """The static plan of each model traded in that model's market: IS = E - σ√τΣξx exactly,
+    so mean and variance must match the planned E and V (normal theory, 4 standard errors)."""
+    mc = read_table(run, "model_monte_carlo")
+    curves = read_table(run, "model_frontiers")
+    assert len(mc) == 4 * 3
+    for row in mc.itertuples():
+        if row.risk_aversion == 0.0:
+            planned = curves[(curves["model"] == row.model) & (curves["risk_aversion"] == 0.0)]
+            assert relative(row.expected_shortfall, planned["expected_shortfall"].iloc[0]) < 1e-9
+        n, variance = row.episodes, row.variance
+        assert abs(row.mean_is - row.expected_shortfall) <= 4.0 * math.sqrt(variance / n), row
+        assert abs(row.variance_is - variance) <= 4.0 * variance * math.sqrt(2.0 / (n - 1)), row

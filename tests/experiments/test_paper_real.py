@@ -251,3 +251,20 @@ def test_real_files_every_session_out_of_sample(tmp_path, path, days):
     assert (cut["first_bar"] == "09:35").all() and (cut["last_bar"] == "15:50").all()
     assert ((head["spread_bps"] > 0.1) & (head["spread_bps"] < 20.0)).all()  # estimated
     assert len(tables["verdicts"]) == len(VARIANTS) * 9
+
+
+def test_athl_impact_is_reported_beside_the_rules_of_thumb(synthetic):
+    """calibration.csv: ATHL (2005) in price units, η_p = 0.142·σ_day/(V_day/B)^0.6 with
+    σ_day = σ_bar·√B (B = 78 five-minute bars a day), and the temporary cost per share of both
+    calibrations at the order's TWAP rate Q/T, written out from the table's own columns."""
+    calibration = synthetic["calibration"]
+    assert len(calibration) > 0
+    for row in calibration.itertuples():
+        rate = row.shares / row.steps
+        daily_volatility = row.volatility * np.sqrt(78)
+        expected = 0.142 * daily_volatility * (rate * 78 / row.daily_volume) ** 0.6
+        assert row.athl_exponent == 0.6
+        assert row.athl_cost_per_share_at_twap == pytest.approx(expected, rel=1e-12)
+        assert row.athl_coefficient * rate**0.6 == pytest.approx(expected, rel=1e-12)
+        assert row.linear_cost_per_share_at_twap == pytest.approx(row.temporary_impact * rate,
+                                                                  rel=1e-12)

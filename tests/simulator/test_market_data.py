@@ -475,3 +475,26 @@ def test_download_writes_a_file_the_loader_reads(monkeypatch, tmp_path, bars):
                         types.SimpleNamespace(download=lambda *a, **k: pd.DataFrame()))
     with pytest.raises(ParameterError, match="returned no 5m bars for ticker 'AAPL'"):
         market_data.download_bars("AAPL", tmp_path / "empty.csv")
+
+
+def test_athl_power_law_impact_from_bars_in_price_units():
+    """ATHL (2005): temporary cost as a fraction of price = 0.142·σ_ret·(v/V)^0.6, σ_ret a daily
+    return volatility, v/V the trading rate as a fraction of daily volume (both per day). In
+    price units: h = 0.142·(σ_ret·S)·(v/V)^β = 0.142·σ_day·(v·B/V)^β with σ_day = σ_bar·√B and
+    v in shares per bar. Written out here from the bars' known σ = 0.2 per bar (measured, as
+    `calibrate` does) and volume 1000 per bar."""
+    bars = simulated_bars(sessions=4, volatility=0.2, volume=1000.0)
+    athl = market_data.athl_impact(calibrate(bars))
+    sigma_bar = calibrate(bars).volatility
+    assert athl.bars_per_day == 78 and athl.daily_volume == pytest.approx(78_000.0)
+    assert athl.daily_volatility == pytest.approx(sigma_bar * math.sqrt(78), rel=1e-12)
+    for rate in (10.0, 1000.0, 5000.0):  # shares per bar
+        fraction_of_volume = rate * 78 / 78_000.0
+        expected = 0.142 * sigma_bar * math.sqrt(78) * fraction_of_volume**0.6
+        assert athl.cost_per_share(rate) == pytest.approx(expected, rel=1e-12)
+    assert athl.impact_table() == {"model": "power", "exponent": 0.6,
+                                   "coefficient": athl.coefficient}
+    half = market_data.athl_impact(calibrate(bars, volatility=0.3, daily_volume=1e6,
+                                             bars_per_day=10), 0.5)
+    assert half.cost_per_share(2000.0) == pytest.approx(
+        0.142 * 0.3 * math.sqrt(10) * (2000.0 * 10 / 1e6) ** 0.5, rel=1e-12)
