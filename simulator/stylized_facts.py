@@ -60,18 +60,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import optimize, sparse
+from scipy.special import ndtri
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import optimize, sparse  # noqa: E402
-from scipy.special import ndtri  # noqa: E402
-
-from acsim.simulator.plots import save_figure  # noqa: E402
-from acsim.strategies import validation  # noqa: E402
-from acsim.strategies.errors import ParameterError  # noqa: E402
+from acsim.simulator.plots import new_figure, panel_legend, save_figure
+from acsim.strategies import validation
+from acsim.strategies.errors import ParameterError
 
 TAIL_INDEX_TARGET = (2.0, 5.0)  # Cont 2001: tail index between 2 and 5 (≈ 3)
 DECAY_EXPONENT_TARGET = (0.2, 0.4)  # Cont 2001: ACF(|r|) ~ lag^(−μ), μ in [0.2, 0.4]
@@ -914,16 +911,10 @@ def _table_row(cells: list[str]) -> str:
 
 
 def _panels(count: int, rows: int = 1, height: float = 3.6) -> tuple[plt.Figure, np.ndarray]:
+    """One column of panels per measured set (the project's figure style)."""
     if count < 1:
         raise ParameterError("facts must name at least one measured set")
-    figure, axes = plt.subplots(rows, count, figsize=(4.2 * count + 2.2, height * rows),
-                                squeeze=False)
-    return figure, axes
-
-
-def _legend_outside(axes: plt.Axes) -> None:
-    axes.legend(loc="upper left", bbox_to_anchor=(1.03, 1.0), borderaxespad=0.0,
-                fontsize="small", frameon=False)
+    return new_figure(rows, count, width=4.2, height=height)
 
 
 def plot_density(facts: Mapping[str, StylizedFacts]) -> plt.Figure:
@@ -942,7 +933,7 @@ def plot_density(facts: Mapping[str, StylizedFacts]) -> plt.Figure:
         axes.set_title(f"{name}\nn = {item.observations:,} returns", fontsize="medium")
         axes.set_xlabel("return / standard deviation (1 step)")
     axes_row[0][0].set_ylabel("probability density (log scale)")
-    _legend_outside(axes_row[0][-1])
+    panel_legend(axes_row[0][-1])
     return figure
 
 
@@ -984,7 +975,7 @@ def plot_autocorrelation(facts: Mapping[str, StylizedFacts]) -> plt.Figure:
             if column == 0:
                 axes.set_ylabel(f"autocorrelation of {series} (dimensionless)")
             if column == len(facts) - 1:
-                _legend_outside(axes)
+                panel_legend(axes)
     return figure
 
 
@@ -1010,7 +1001,7 @@ def plot_kurtosis(facts: Mapping[str, StylizedFacts]) -> plt.Figure:
         axes.set_xlabel("aggregation level (steps per return)")
         axes.set_title(name, fontsize="medium")
     axes_row[0][0].set_ylabel("excess kurtosis (dimensionless)")
-    _legend_outside(axes_row[0][-1])
+    panel_legend(axes_row[0][-1])
     return figure
 
 
@@ -1034,7 +1025,7 @@ def plot_hill(facts: Mapping[str, StylizedFacts]) -> plt.Figure:
         axes.set_title(f"{name}\nα̂ = {item.tail_index:.2f} at k = {item.tail_count}",
                        fontsize="medium")
     axes_row[0][0].set_ylabel("tail index α (dimensionless)")
-    _legend_outside(axes_row[0][-1])
+    panel_legend(axes_row[0][-1])
     return figure
 
 
