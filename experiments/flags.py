@@ -23,6 +23,14 @@ def parse_numbers(flag: str, text: str) -> tuple[float, ...]:
         raise ParameterError(f"{flag} must be comma-separated numbers, got {text!r}") from None
 
 
+def _number_or_none(text: str) -> float | str:
+    """A real number, or the word 'none' (a parameter whose default is computed) kept as text
+    for its class to judge."""
+    if text.strip().lower() == "none":
+        return "none"
+    return float(text)
+
+
 def _count_or_word(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -57,7 +65,7 @@ def add_flag(group: argparse._ArgumentGroup, item: Declared, default: object) ->
     if allowed.kind == "boolean":
         group.add_argument(item.flag, dest=dest, action="store_true", default=None, help=text)
     elif allowed.kind == "real":
-        group.add_argument(item.flag, dest=dest, type=float, default=None, help=text)
+        group.add_argument(item.flag, dest=dest, type=_number_or_none, default=None, help=text)
     elif allowed.kind == "integer":
         group.add_argument(item.flag, dest=dest, type=int, default=None, help=text)
     elif allowed.kind == "numbers":
@@ -131,18 +139,36 @@ def add_belief_flag(parser: argparse.ArgumentParser) -> None:
                              f"--belief extended.coupling=0 (repeatable; {allowed})")
 
 
+def parse_text(item: Declared, flag: str, text: str) -> object:
+    """A value written on the command line, read by its declared kind (numbers: a comma list;
+    true/false for booleans); a word that is no number stays a word for its class to judge."""
+    kind = item.declaration.allowed.kind
+    text = text.strip()
+    if kind == "numbers":
+        return parse_numbers(flag, text)
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if kind == "count":
+        return _count_or_word(text)
+    if kind in ("real", "integer"):
+        try:
+            return int(text) if kind == "integer" else float(text)
+        except ValueError:
+            raise ParameterError(f"{flag} must be a number, got {text!r}") from None
+    return text
+
+
 def belief_table(entries: list[str]) -> dict:
-    """['extended.coupling=0', ...] -> {'extended': {'coupling': 0.0}} (a number where the
-    value parses as one, else the text)."""
+    """['extended.coupling=0', 'regimes.volatilities=0.1,0.2', ...] -> {table: {key: value}},
+    each value read by the kind its parameter declares."""
+    declared = {(table, item.name): item for table, item in config_parameters()}
     result: dict[str, dict] = {}
     for entry in entries:
         key, equals, text = entry.partition("=")
         table, dot, name = key.strip().partition(".")
         if not equals or not dot or not name:
             raise ParameterError(f"--belief must be TABLE.KEY=VALUE, got {entry!r}")
-        try:
-            value: object = float(text)
-        except ValueError:
-            value = text.strip()
+        item = declared.get((table, name))
+        value = text.strip() if item is None else parse_text(item, f"--belief {key}", text)
         result.setdefault(table, {})[name] = value
     return result

@@ -106,11 +106,13 @@ def strategy_options() -> list[Declared]:
     return list(seen.values())
 
 
-def freeze(table: dict) -> tuple:
-    """A nested table as a hashable, order-independent tuple."""
-    return tuple(sorted((key, freeze(value) if isinstance(value, dict) else
-                         tuple(value) if isinstance(value, list) else value)
-                        for key, value in table.items()))
+def freeze(value: object) -> object:
+    """A nested table (dicts, lists of lists, ...) as a hashable, order-independent value."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, freeze(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(item) for item in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,11 @@ class SimulationConfig:
                     "([market] feedback = 'order-flow'): its agents scale their signals by the "
                     "market's one σ (MODEL §6); use model = 'none' there")
         check_belief_table(self.beliefs)
+        if self.regimes.regimes is not None:  # the market's paths start from its initial law
+            try:
+                self.regimes.initial_law()
+            except ParameterError as error:
+                raise ParameterError(f"[regimes] {error}") from None
         try:
             self.impact.impact.check(self.market)
         except ParameterError as error:
@@ -177,8 +184,8 @@ class SimulationConfig:
             policy.validate(beliefs)
 
     def __hash__(self) -> int:
-        return hash((self.market, self.extended, self.ensemble, self.impact, self.order_flow,
-                     self.strategy, freeze(self.beliefs), self.episodes, self.seed))
+        return hash((*(getattr(self, name) for name in SECTIONS), self.strategy,
+                     freeze(self.beliefs), self.episodes, self.seed))
 
     @property
     def order_flow_market(self) -> bool:
@@ -194,8 +201,6 @@ class SimulationConfig:
     def market_steps(self) -> int:
         """W + N: every step the market runs in an episode (the random-stream protocol's N)."""
         return self.warmup + self.market.steps
-        return hash((self.market, self.extended, self.ensemble, self.impact, self.regimes,
-                     self.strategy, freeze(self.beliefs), self.episodes, self.seed))
 
     def planning_beliefs(self) -> Beliefs:
         """What the strategy believes: the market, with the [beliefs] table applied."""

@@ -10,15 +10,17 @@ episode i. Episode i of root seed s here is episode i of `acsim simulate --seed 
 `np_random` is seeded as its API requires but never drawn from: every random number comes from
 the random-stream protocol (simulator/randomness.py, MODEL.md §5).
 
-Observation before step k (float32, five values; after step N the terminal observation, with
-time_left 0 and the last field and count):
+Observation before step k (float32, six values; after step N the terminal observation, with
+time_left 0 and the last field, count and regime):
 
     time_left       (N - k + 1)/N, the share of steps left, this one included          [0, 1]
     holdings        x_{k-1}/X, the share of the order still to trade                    [0, 1]*
-    price_move      (S_{k-1} - S_0)/(σ·√T), the move since arrival in horizon-σ units
+    price_move      (S_{k-1} - S_0)/(σ·√T), the move since arrival in horizon-σ units (S_0:
+                    the arrival price, after the order-flow market's warm-up)
                     (in currency when σ = 0)
     field           f_k/α0, this step's field over its scale (0 when α0 = 0)            [-1, 1]
     momentum_share  m_k/M, the momentum agents' share of the ensemble                   [0, 1]
+    regime          s_k, the volatility regime of step k (MODEL §8; 0 without regimes)  [0, R-1]
 
     * with the default action range; a wider one (buy-back, overshoot) leaves it unbounded.
 
@@ -28,7 +30,7 @@ the last step the remaining holdings are traded whatever the action, so every or
 
 Reward: minus the step's implementation-shortfall increment, in currency,
 
-    r_k = -side·n_k·(S_0 - S̃_k) - risk_penalty·σ²·τ·x_k²,
+    r_k = -side·n_k·(S_0 - S̃_k) - risk_penalty·σ_k²·τ·x_k²   (σ_k: σ of step k's regime),
 
 so with risk_penalty = 0 an episode's rewards add up to -IS (IS = side·(X·S_0 - Σ n_k·S̃_k) and
 Σ n_k = X), and with risk_penalty = λ their expectation under a deterministic schedule is
@@ -71,7 +73,8 @@ from acsim.strategies.declarations import (
 )
 from acsim.strategies.errors import ParameterError
 
-OBSERVATION_NAMES = ("time_left", "holdings", "price_move", "field", "momentum_share")
+OBSERVATION_NAMES = ("time_left", "holdings", "price_move", "field", "momentum_share",
+                     "regime")
 ENVIRONMENT_ID = "acsim/Execution-v0"
 
 
@@ -129,6 +132,8 @@ class EpisodeRange:
             episode += size
         self.numbers = np.arange(first, end)
         self.steps = config.market.steps
+        # S_0 of every episode: the price after the order-flow market's warm-up
+        self.arrival = self._joined([batch.prices[:, 0] for batch in self.batches])
 
     @property
     def completed(self) -> int:
@@ -152,15 +157,24 @@ class EpisodeRange:
                              for name in ("holdings", "price", "field", "momentum_count",
                                           "past_trades", "regime")))
 
-    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Holdings, price, field and momentum count now (after the last step: the last ones)."""
+    def state(self) -> tuple[np.ndarray, ...]:
+        """Holdings, price, field, momentum count and regime now (after the last step: the
+        last ones)."""
         if not self.done:
             seen = self.observation()
-            return seen.holdings, seen.price, seen.field, seen.momentum_count
+            return seen.holdings, seen.price, seen.field, seen.momentum_count, seen.regime
         return (self._joined([batch.holdings[:, -1] for batch in self.batches]),
                 self._joined([batch.engine.price for batch in self.batches]),
                 self._joined([batch.fields[:, -1] for batch in self.batches]),
-                self._joined([batch.counts[:, -1] for batch in self.batches]))
+                self._joined([batch.counts[:, -1] for batch in self.batches]),
+                self._joined([batch.regimes[:, -1] for batch in self.batches]))
+
+    def volatility(self, step: int) -> np.ndarray | float:
+        """σ of order step `step` in every episode (the market's σ without regimes)."""
+        if self.batches[0].volatilities is None:
+            return self.batches[0].config.market.volatility
+        return self._joined([batch.volatilities[:, batch.warmup + step - 1]
+                             for batch in self.batches])
 
     def advance(self, trades: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One step of every episode: (trades made, fills S̃_k, holdings after x_k)."""
@@ -192,7 +206,6 @@ class ExecutionEpisodes:
         scale = problem.volatility * np.sqrt(problem.horizon)
         self.price_scale = scale if scale > 0.0 else 1.0
         self.field_scale = config.ensemble.field_scale
-        self.penalty = options.risk_penalty * problem.volatility**2 * problem.step_length
 
     def start(self, seed: int | None, options: dict | None) -> tuple[np.ndarray, dict]:
         """Begin the next `count` episodes (of root seed `seed` from episode 0, if given)."""
@@ -211,16 +224,17 @@ class ExecutionEpisodes:
         return self.observation(), {"episode_number": self.current.numbers}
 
     def observation(self) -> np.ndarray:
-        """(count, 5) float32: time_left, holdings, price_move, field, momentum_share."""
+        """(count, 6) float32: time_left, holdings, price_move, field, momentum_share, regime."""
         problem, current = self.config.market, self.current
-        holdings, price, field, count = current.state()
+        holdings, price, field, count, regime = current.state()
         field_share = field / self.field_scale if self.field_scale > 0.0 else 0.0 * field
         values = np.empty((self.count, len(OBSERVATION_NAMES)), dtype=np.float32)
         values[:, 0] = (current.steps - current.completed) / current.steps
         values[:, 1] = holdings / problem.shares
-        values[:, 2] = (price - problem.price) / self.price_scale
+        values[:, 2] = (price - current.arrival) / self.price_scale
         values[:, 3] = field_share
         values[:, 4] = count / self.config.ensemble.agents
+        values[:, 5] = regime
         return values
 
     def step(self, actions: object) -> tuple[np.ndarray, np.ndarray, bool, dict]:
@@ -234,9 +248,12 @@ class ExecutionEpisodes:
         fractions = np.clip(fractions.reshape(self.count), self.options.lowest_fraction,
                             self.options.highest_fraction)
         holdings = self.current.state()[0]
+        step = self.current.completed + 1
         trades, fills, after = self.current.advance(fractions * holdings)
         problem = self.config.market
-        rewards = -problem.side * trades * (problem.price - fills) - self.penalty * after**2
+        penalty = (self.options.risk_penalty * self.current.volatility(step) ** 2
+                   * problem.step_length)
+        rewards = -problem.side * trades * (self.current.arrival - fills) - penalty * after**2
         info: dict[str, Any] = {"episode_number": self.current.numbers}
         if self.current.done:
             results = self.current.results()
@@ -247,12 +264,14 @@ class ExecutionEpisodes:
 LARGEST = float(np.finfo(np.float32).max)  # the bound of an unbounded float32 entry
 
 
-def observation_space(options: EnvironmentParameters) -> spaces.Box:
+def observation_space(options: EnvironmentParameters, config: SimulationConfig) -> spaces.Box:
     """The Box of one observation (holdings bounded only with the default action range)."""
     bounded = options.lowest_fraction >= 0.0 and options.highest_fraction <= 1.0
     held = (0.0, 1.0) if bounded else (-LARGEST, LARGEST)
-    low = np.array([0.0, held[0], -LARGEST, -1.0, 0.0], dtype=np.float32)
-    high = np.array([1.0, held[1], LARGEST, 1.0, 1.0], dtype=np.float32)
+    chain = config.regimes.regimes
+    last_regime = 1.0 if chain is None else float(max(chain.count - 1, 1))  # a Box needs low < high
+    low = np.array([0.0, held[0], -LARGEST, -1.0, 0.0, 0.0], dtype=np.float32)
+    high = np.array([1.0, held[1], LARGEST, 1.0, 1.0, last_regime], dtype=np.float32)
     return spaces.Box(low, high, dtype=np.float32)
 
 
@@ -292,7 +311,7 @@ class ExecutionEnv(MarketView, gymnasium.Env):
     def __init__(self, config: SimulationConfig | None = None, **parameters: object) -> None:
         config, options = environment_setup(config, dict(parameters))
         self.episodes = ExecutionEpisodes(config, options, 1)
-        self.observation_space = observation_space(options)
+        self.observation_space = observation_space(options, config)
         self.action_space = action_space(options)
 
     def reset(self, *, seed: int | None = None,
@@ -323,7 +342,7 @@ class ExecutionVectorEnv(MarketView, VectorEnv):
         self.num_envs = validation.integer("num_envs", num_envs, 1)
         config, options = environment_setup(config, dict(parameters))
         self.episodes = ExecutionEpisodes(config, options, self.num_envs)
-        self.single_observation_space = observation_space(options)
+        self.single_observation_space = observation_space(options, config)
         self.single_action_space = action_space(options)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)

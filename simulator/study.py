@@ -93,7 +93,8 @@ class Study:
 
     strategies: StrategyParameters (built-in or "package.module:Class" policies with their
         options) or policy objects of your own (each case starts a fresh copy).
-    sweep: {"table.key": (value, ...)} for the tables market, extended, ensemble, impact, and
+    sweep: {"table.key": (value, ...)} for the tables market, extended, ensemble, impact,
+        order_flow, regimes (every case must keep the base's steps and warm-up), and
         {"beliefs.table.key": (...)} for what the strategies believe; the grid is the
         Cartesian product, in the order given.
     baseline: index of the strategy that paired differences are taken against.
@@ -131,10 +132,17 @@ class Study:
         cases = self.cases()
         shapes = {(c.config.market.steps, c.config.warmup, c.config.ensemble.draws_per_step)
                   for c in cases}
-        if len(shapes) > 1:
-            raise ParameterError("all cases of a study must share steps, the warm-up (feedback "
-                                 "and order_flow.warmup) and the ensemble's draws per step "
-                                 "(agents, switching) for common random numbers")
+        if len(shapes) > 1 or shapes != {self.shape}:
+            raise ParameterError("all cases of a study must share the base's steps, warm-up "
+                                 "(feedback and order_flow.warmup) and the ensemble's draws per "
+                                 "step (agents, switching), which set the random numbers they "
+                                 "share; sweep them in separate studies")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(steps, warm-up, ensemble draws per step) of the base: the draws every case shares."""
+        base = self.base
+        return base.market.steps, base.warmup, base.ensemble.draws_per_step
 
     def points(self) -> list[dict]:
         grid = [{}]

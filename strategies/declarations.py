@@ -95,8 +95,8 @@ NUMBERS = Allowed("numbers", _numbers, "a list of finite numbers")
 def count_or_choice(minimum: int, *options: str) -> Allowed:
     """An integer >= minimum or one of a few words (e.g. an initial count or 'balanced')."""
     def check(name: str, value: object) -> int | str:
-        if isinstance(value, str):
-            return validation.one_of(name, value, options)
+        if isinstance(value, str) and value in options:
+            return value
         if isinstance(value, numbers.Integral) and not isinstance(value, bool):
             return validation.integer(name, value, minimum)
         raise ParameterError(f"{name} must be an integer >= {minimum} or one of "

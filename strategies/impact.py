@@ -279,7 +279,7 @@ def _exponent(name: str, value: object) -> float:
 
 
 def _optional_positive(name: str, value: object) -> float | None:
-    return None if value is None else validation.positive(name, value)
+    return None if value is None or value == "none" else validation.positive(name, value)
 
 
 def _kernel_name(name: str, value: object) -> object:

@@ -79,8 +79,8 @@ class VolatilityRegimes:
         if not np.all(np.isfinite(matrix)) or np.any(matrix < 0.0) or np.any(matrix > 1.0):
             raise ParameterError("transition entries must be probabilities in [0, 1]")
         if np.any(np.abs(matrix.sum(axis=1) - 1.0) > 1e-12):
-            raise ParameterError(f"transition rows must sum to 1, got row sums "
-                                 f"{matrix.sum(axis=1)!r}")
+            sums = ", ".join(f"{value:.15g}" for value in matrix.sum(axis=1))
+            raise ParameterError(f"transition rows must sum to 1, got row sums {sums}")
         object.__setattr__(self, "volatilities", tuple(float(value) for value in volatilities))
         object.__setattr__(self, "transition",
                            tuple(tuple(float(value) for value in row) for row in matrix))

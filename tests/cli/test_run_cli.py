@@ -272,7 +272,7 @@ BAD_STUDIES = {
                                   r"sweep key 'coupling'"),
     "empty sweep": ('[study.sweep]\n"extended.coupling" = []\n', r"needs at least one value"),
     "sweep changing the steps": ('[study.sweep]\n"market.steps" = [10, 20]\n',
-                                 r"must share steps"),
+                                 r"must share the base's steps"),
     "invalid swept value": ('[study.sweep]\n"extended.self_alpha" = [0.0, -1.0]\n',
                             r"self_alpha must be >= 0"),
     "unknown configuration section": ("[marketplace]\nsteps = 3\n", r"unknown table"),

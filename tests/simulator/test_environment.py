@@ -72,7 +72,7 @@ def test_the_vector_environment_follows_gymnasiums_vector_api():
     single = ExecutionEnv(**MARKET)
     assert env.single_observation_space == single.observation_space
     assert env.single_action_space == single.action_space
-    assert env.observation_space.shape == (3, 5) and env.action_space.shape == (3, 1)
+    assert env.observation_space.shape == (3, 6) and env.action_space.shape == (3, 1)
     first, info = env.reset(seed=123)
     assert first in env.observation_space
     assert list(info["episode_number"]) == [0, 1, 2] and info["_episode_number"].all()
@@ -243,7 +243,7 @@ def test_observation_is_time_holdings_price_field_and_count():
     seen = env.market_observation()
     problem, ensemble = env.config.market, env.config.ensemble
     expected = [1.0, 1.0, 0.0, seen.field[0] / ensemble.field_scale,
-                seen.momentum_count[0] / ensemble.agents]
+                seen.momentum_count[0] / ensemble.agents, 0.0]
     np.testing.assert_allclose(observation, expected, rtol=1e-6)
     observation, *_ = env.step(np.array([0.5]))
     seen = env.market_observation()
@@ -282,3 +282,41 @@ def test_registered_for_make_without_importing_acsim():
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPOSITORY.parent).stdout
     assert output.split() == ["ExecutionEnv", "ExecutionVectorEnv", "4"]
+
+
+def test_order_flow_market_rewards_add_up_to_minus_is_from_the_arrival_after_warm_up():
+    """In the order-flow market S_0 is the price after the warm-up: the first price move is 0
+    and the rewards of TWAP add up to -IS, across a block boundary too."""
+    env = gymnasium.make_vec("acsim/Execution-v0", num_envs=3, feedback="order-flow", warmup=30,
+                             agents=20, steps=8, horizon=8.0, initial="stationary")
+    observations, _ = env.reset(seed=4, options={"episode": 4094})
+    np.testing.assert_array_equal(observations[:, 2], 0.0)
+    total = np.zeros(3)
+    for k in range(8):  # TWAP: a fraction 1/(steps left) of what is left
+        observations, rewards, terminated, _, info = env.step(np.full((3, 1), 1.0 / (8 - k)))
+        total += rewards
+    np.testing.assert_allclose(-total, info["shortfall"], rtol=1e-9, atol=1e-9)
+    config = env.config
+    direct = simulate_block(config.replace(strategy={"name": "twap"}), 0, 4094, 2)
+    np.testing.assert_allclose(info["shortfall"][:2], direct.shortfall, rtol=1e-12)
+
+
+def test_the_regime_is_observed_and_the_risk_penalty_uses_its_volatility():
+    env = ExecutionEnv(regimes="markov", regime_volatilities=(0.05, 0.4),
+                       regime_transition=(0.8, 0.2, 0.3, 0.7), steps=6, horizon=6.0,
+                       risk_penalty=0.01)
+    observation, _ = env.reset(seed=2)
+    assert env.observation_space.high[5] == 1.0
+    batch_regimes = env.market_observation().regime
+    assert observation[5] == batch_regimes[0]
+    held_before = env.market_observation().holdings[0]
+    observation, reward, *_ = env.step(np.array([0.25]))
+    sigma = (0.05, 0.4)[int(batch_regimes[0])]
+    after = 0.75 * held_before
+    problem = env.config.market
+    seen = env.market_observation()
+    fill = problem.price - problem.half_spread - problem.temporary_impact / problem.step_length \
+        * 0.25 * held_before
+    expected = -0.25 * held_before * (problem.price - fill) - 0.01 * sigma**2 * after**2
+    assert reward == pytest.approx(expected, rel=1e-12)
+    assert observation[5] == seen.regime[0]

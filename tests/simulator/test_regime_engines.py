@@ -173,6 +173,10 @@ def test_studies_share_regime_paths_across_cases(tmp_path):
      ["believes in 3", "has 2"]),
     ({"strategy": {"name": "regime-aware", "no_buyback": True}},
      ["no_buyback applies to ac-adaptive, extended, not to 'regime-aware'"]),
+    ({"regimes": TWO, "market": {"feedback": "order-flow"}},
+     ["[regimes]", "not available in the order-flow market"]),
+    ({"regimes": dict(TWO, transition=((1.0, 0.0), (0.0, 1.0)))},
+     ["[regimes]", "never leaves", "irreducible"]),
 ])
 def test_bad_regime_settings_are_named(changes, words):
     with pytest.raises(ParameterError) as error:
@@ -187,3 +191,26 @@ def test_a_market_with_regimes_needs_its_regime_paths():
     config = regime_market({"name": "twap"})
     with pytest.raises(ParameterError, match="needs their paths"):
         MarketBatch(config, np.zeros((2, 11), dtype=np.int64), np.zeros((2, 10)))
+
+
+def test_results_of_several_batches_join_with_their_regimes_and_market_paths():
+    """EpisodeResults.joined puts episodes one after another: every array, the regimes and
+    the order-flow market's whole paths, as one batch of all of them would hold."""
+    from acsim.simulator.results import EpisodeResults
+
+    for config in (regime_market({"name": "ac-adaptive"}),
+                   SimulationConfig(seed=4).replace(market={"feedback": "order-flow"},
+                                                    order_flow={"warmup": 10},
+                                                    strategy={"name": "twap"})):
+        whole = simulate_block(config, 0, 5, 6)
+        joined = EpisodeResults.joined([simulate_block(config, 0, 5, 2),
+                                        simulate_block(config, 0, 7, 4)])
+        for name in ("prices", "fills", "fields", "momentum_counts", "holdings", "trades",
+                     "shortfall", "shortfall_bps"):
+            np.testing.assert_array_equal(getattr(joined, name), getattr(whole, name))
+        if whole.regimes is not None:
+            np.testing.assert_array_equal(joined.regimes, whole.regimes)
+        if whole.market is not None:
+            for name in ("prices", "efficient_prices", "flows", "fields", "momentum_counts"):
+                np.testing.assert_array_equal(getattr(joined.market, name),
+                                              getattr(whole.market, name))

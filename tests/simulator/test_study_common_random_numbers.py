@@ -134,3 +134,15 @@ def test_seed_changes_every_case_and_seed_zero_is_a_seed(tmp_path):
     assert a.shape == b.shape == (EPISODES,)
     assert np.mean(a == b) < 0.01
     assert pd.Series(a).nunique() == EPISODES
+
+
+def test_a_sweep_that_moves_every_case_off_the_base_shape_is_refused():
+    """The study draws with the base's steps and warm-up: cases must share them."""
+    from acsim.strategies.errors import ParameterError
+
+    base = SimulationConfig(episodes=100).replace(market={"feedback": "order-flow"},
+                                                  order_flow={"warmup": 50})
+    for sweep in ({"order_flow.warmup": (10,)}, {"market.steps": (30,)},
+                  {"market.feedback": ("field-drift",)}):
+        with pytest.raises(ParameterError, match="must share the base's steps"):
+            Study(base, (strategy("twap"),), sweep=sweep)
