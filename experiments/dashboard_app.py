@@ -64,6 +64,9 @@ MODEL_PARAMETERS = {
     "switch_to_mean_reversion": _slider("switch to mean reversion a2",
                                         DEFAULTS.ensemble.switch_to_mean_reversion, 0.0, 0.1,
                                         0.005),
+    "impact": {"type": "Select", "value": "linear", "values": ["linear", "power"],
+               "label": "temporary impact (MODEL §7)"},
+    "impact_exponent": _slider("power-law exponent β", DEFAULTS.impact.exponent, 0.3, 1.0, 0.05),
     "strategy": {"type": "Select", "value": "extended", "values": list(STRATEGIES),
                  "label": "strategy"},
     "forecast": {"type": "Select", "value": "model", "values": list(FORECASTS),
@@ -84,6 +87,7 @@ class DashboardMarket(ExecutionMarket):
         for option in ("forecast", "no_buyback"):
             if option in kwargs and option not in option_names(strategy):
                 del kwargs[option]
+
         super().__init__(collect_agents=True, **kwargs)
 
 
@@ -233,6 +237,8 @@ def SummaryPanel(model: ExecutionMarket) -> solara.Element:
         f"γ {problem.permanent_impact:g}, λ {problem.risk_aversion:g}, α {problem.drift:g}",
         f"feedback: coupling {config.extended.coupling:g}, self-alpha "
         f"{config.extended.self_alpha:g}",
+        "temporary impact: " + ("linear" if config.impact.model == "linear" else
+                                f"power law, β {config.impact.exponent:g}"),
         f"ensemble: field scale {ensemble.field_scale:g}, herding {ensemble.herding:g}, "
         f"a1 {ensemble.switch_to_momentum:g}, a2 {ensemble.switch_to_mean_reversion:g}",
     ]
