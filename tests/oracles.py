@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 def dense_optimum(step_length: float, effective_temporary_impact: float, urgency: float,
@@ -205,3 +206,22 @@ def order_flow_recursion(*, price: float, drift: float, volatility: float, step_
     shortfall = side * (sum(trades) * arrival - sum(n * s for n, s in zip(trades, fills)))
     return {"prices": np.array(prices), "efficient_prices": np.array(efficient),
             "flows": np.array(flows), "fills": np.array(fills), "shortfall": shortfall}
+
+
+def merged_chi_square(observed: np.ndarray, expected: np.ndarray,
+                      minimum: float = 5.0) -> tuple[float, float, np.ndarray]:
+    """Pearson chi-square after merging adjacent cells left to right until each expects at least
+    `minimum` (a remainder joins the last cell): (statistic, p-value, merged expectations)."""
+    observed_cells, expected_cells, o_acc, e_acc = [], [], 0.0, 0.0
+    for o, e in zip(observed, expected):
+        o_acc += o
+        e_acc += e
+        if e_acc >= minimum:
+            observed_cells.append(o_acc)
+            expected_cells.append(e_acc)
+            o_acc = e_acc = 0.0
+    observed_cells[-1] += o_acc
+    expected_cells[-1] += e_acc
+    observed_cells, expected_cells = np.array(observed_cells), np.array(expected_cells)
+    statistic = float(np.sum((observed_cells - expected_cells) ** 2 / expected_cells))
+    return statistic, float(stats.chi2.sf(statistic, len(expected_cells) - 1)), expected_cells

@@ -19,7 +19,12 @@ from scipy import stats
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.model import ExecutionMarket, run_episode
 from acsim.simulator.randomness import block_draws
-from tests.oracles import kirman_micro_matrix, kirman_up_down, loop_random_walk_matrix
+from tests.oracles import (
+    kirman_micro_matrix,
+    kirman_up_down,
+    loop_random_walk_matrix,
+    merged_chi_square,
+)
 
 GRID = 20_000
 GRID_UNIFORMS = (np.arange(GRID) + 0.5) / GRID
@@ -68,23 +73,11 @@ def sweep(model, uniforms=GRID_UNIFORMS):
     return changes
 
 
-def merged_chi_square(observed, expected, minimum=5.0):
-    """Chi-square after merging adjacent bins left to right until each expects >= minimum."""
-    obs_bins, exp_bins, o_acc, e_acc = [], [], 0.0, 0.0
-    for o, e in zip(observed, expected):
-        o_acc += o
-        e_acc += e
-        if e_acc >= minimum:
-            obs_bins.append(o_acc)
-            exp_bins.append(e_acc)
-            o_acc = e_acc = 0.0
-    if e_acc > 0.0 or o_acc > 0.0:
-        obs_bins[-1] += o_acc
-        exp_bins[-1] += e_acc
-    obs_bins, exp_bins = np.array(obs_bins), np.array(exp_bins)
-    assert np.all(exp_bins >= minimum) and len(exp_bins) >= 3
-    statistic = float(np.sum((obs_bins - exp_bins) ** 2 / exp_bins))
-    return statistic, float(stats.chi2.sf(statistic, len(exp_bins) - 1))
+def chi_square(observed, expected):
+    """(statistic, p-value) of the merged chi-square, which must keep at least 3 cells."""
+    statistic, p_value, cells = merged_chi_square(observed, expected)
+    assert np.all(cells >= 5.0) and len(cells) >= 3
+    return statistic, p_value
 
 
 # --- Kirman micro-update, deterministic sweeps ------------------------------------------
@@ -195,7 +188,7 @@ def test_one_step_law_from_fixed_count_is_row_of_micro_matrix_power():
         restorer.restore()
     law = np.linalg.matrix_power(kirman_micro_matrix(M, a1, a2, b), M)[m0]
     observed = np.bincount(counts, minlength=M + 1)
-    _, p_value = merged_chi_square(observed, replicas * law)
+    _, p_value = chi_square(observed, replicas * law)
     assert p_value > SIGNIFICANCE
 
 
@@ -211,7 +204,7 @@ def test_mesa_counts_follow_beta_binomial_stationary_law():
     assert np.all(paths[:, 0] == M // 2)
     law = stats.betabinom(M, a1 * (M - 1) / b, a2 * (M - 1) / b).pmf(np.arange(M + 1))
     observed = np.bincount(paths[:, -1], minlength=M + 1)
-    _, p_value = merged_chi_square(observed, replicas * law)
+    _, p_value = chi_square(observed, replicas * law)
     assert p_value > SIGNIFICANCE
     # Early means follow the forecast m* + ρ^s (m_0 - m*), within 4 standard errors.
     mean, rho = M * a1 / (a1 + a2), (1 - (a1 + a2) / M) ** M
@@ -231,7 +224,7 @@ def test_mesa_random_walk_counts_are_uniform_and_follow_forecast():
     paths = np.array([run_episode(config, i).momentum_counts[0] for i in range(replicas)])
     assert np.all(np.abs(np.diff(paths, axis=1)) <= 1)
     observed = np.bincount(paths[:, -1], minlength=M + 1)
-    _, p_value = merged_chi_square(observed, np.full(M + 1, replicas / (M + 1)))
+    _, p_value = chi_square(observed, np.full(M + 1, replicas / (M + 1)))
     assert p_value > SIGNIFICANCE
     # mean count s steps ahead vs matrix powers computed here
     P = loop_random_walk_matrix(M, p)

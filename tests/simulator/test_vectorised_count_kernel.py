@@ -24,7 +24,7 @@ from scipy import stats
 from acsim.simulator.randomness import BLOCK_SIZE
 from acsim.simulator.vectorised import ensemble_paths
 from acsim.strategies.ensemble import EnsembleParameters
-from tests.oracles import kirman_up_down
+from tests.oracles import kirman_up_down, merged_chi_square
 
 GRID = 1 << 20
 UNIFORM_GRID = (np.arange(GRID) + 0.5) / GRID
@@ -105,24 +105,11 @@ def test_random_walk_step_moves_with_probability_p_each_way(M, p):
         assert abs(np.mean(moves == -1) - down) <= 2.0 / GRID, (m, np.mean(moves == -1), down)
 
 
-def chi_square_p_value(observed_counts, probabilities, minimum_expected=5.0):
-    """Pearson chi-square with adjacent low-expectation cells merged."""
-    total = observed_counts.sum()
-    expected = probabilities * total
-    merged_observed, merged_expected = [], []
-    o_acc = e_acc = 0.0
-    for o, e in zip(observed_counts, expected):
-        o_acc += o
-        e_acc += e
-        if e_acc >= minimum_expected:
-            merged_observed.append(o_acc)
-            merged_expected.append(e_acc)
-            o_acc = e_acc = 0.0
-    merged_observed[-1] += o_acc
-    merged_expected[-1] += e_acc
-    merged_observed, merged_expected = np.array(merged_observed), np.array(merged_expected)
-    statistic = np.sum((merged_observed - merged_expected) ** 2 / merged_expected)
-    return stats.chi2.sf(statistic, len(merged_observed) - 1), len(merged_observed)
+def chi_square_p_value(observed_counts, probabilities):
+    """Pearson chi-square p-value of counts against probabilities (cells merged to expect
+    >= 5) and the number of cells."""
+    _, p_value, cells = merged_chi_square(observed_counts, probabilities * observed_counts.sum())
+    return p_value, len(cells)
 
 
 def final_counts(parameters, seed, blocks, steps):
