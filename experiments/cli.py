@@ -67,6 +67,9 @@ COMMANDS = {
               "method) and compare it with the AC optimum", "experiment"),
 }
 
+# commands whose size is estimated and checked before any work (acsim.simulator.sizes)
+UNSIZED = ("dashboard", "parameters")
+
 DESCRIPTION = ("Optimal trade execution: Almgren-Chriss, self-alpha and ensemble coupling. "
                "Units: shares; a time unit of your choice; prices in currency per share; "
                "volatility in price units per √(time unit).")
@@ -86,15 +89,20 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             commands.add_parser(name, help=summary, add_help=False)
             continue
         module = importlib.import_module(module_name)
+        from acsim.experiments.flags import add_size_flag
+
         if kind == "experiment":
             sub = commands.add_parser(name, help=summary, description=module.__doc__,
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
             module.add_arguments(sub)
             sub.set_defaults(handler=experiment_handler(module))
+            add_size_flag(sub)
         else:
             sub = commands.add_parser(name, help=summary,
                                       description=module.DESCRIPTIONS.get(name, summary))
             module.add_arguments(name, sub)
+            if name not in UNSIZED:
+                add_size_flag(sub)
             sub.set_defaults(handler=lambda args, module=module, name=name: module.run(name, args))
     return parser
 
@@ -102,6 +110,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 def experiment_handler(module):
     """Run an experiment and list what it wrote."""
     def handler(args: argparse.Namespace) -> None:
+        from acsim.simulator.sizes import check, experiment_workload
+
+        check(experiment_workload(args, getattr(module, "CASES", 1),
+                                  getattr(module, "HOLDS_ALL_EPISODES", False)), args.allow_large)
         written = module.main(args)
         report = next((path for path in written if path.name == "report.md"), None)
         print(f"wrote {len(written)} files to {args.out}/"

@@ -33,6 +33,7 @@ SELF_ALPHAS = (0.0, 2e-5, 1e-4)
 COUPLING, SELF_ALPHA = "extended.coupling", "extended.self_alpha"
 STRATEGIES = (strategy("twap"), strategy("ac-adaptive"),
               strategy("extended", forecast="persistent"), strategy("extended", forecast="model"))
+CASES = len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)  # cases per episode (sizes check)
 
 
 def run(out: str | Path, episodes: int, seed: int, workers: int | None = None,

@@ -39,6 +39,8 @@ MODELS = {
     "transient, power-law kernel": {"transient": "power-law"},
 }
 MODEL_AVERSIONS = (0.0, 0.002, 0.02)
+# cases per episode (sizes check): the linear study and one per impact model
+CASES = len(MONTE_CARLO_AVERSIONS) + len(MODEL_AVERSIONS) * len(MODELS)
 MODEL_GRID = np.concatenate([[0.0], np.logspace(-5, 3, 49)])
 
 

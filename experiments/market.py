@@ -20,6 +20,7 @@ from acsim.experiments.flags import add_config_flags, tables_from_args
 from acsim.experiments.planning import json_text
 from acsim.simulator.config import load_config
 from acsim.simulator.market_run import STYLIZED_MARKET, frame_returns, market_frame
+from acsim.simulator.sizes import check, market_workload
 from acsim.simulator.stylized_facts import excess_kurtosis
 from acsim.strategies import order_flow, validation
 from acsim.strategies.errors import ParameterError
@@ -66,6 +67,7 @@ def run(name: str, args: argparse.Namespace) -> None:
     if not out.resolve().parent.is_dir():
         raise ParameterError(f"--out: the directory of {args.out!r} does not exist")
     config = market_config(args)
+    check(market_workload(config, steps, runs), args.allow_large)
     started = time.perf_counter()
     frame = market_frame(config, steps, runs, first)
     seconds = time.perf_counter() - started

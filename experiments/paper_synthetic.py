@@ -74,6 +74,7 @@ PAPER_MARKET = ExecutionProblem(shares=1000.0, horizon=20.0, steps=STEPS, price=
 AC, SELF_ONLY, BOTH = "ac-adaptive", "extended/none", "extended/model"
 STRATEGIES = (strategy("twap"), strategy("ac-adaptive"), strategy("extended", forecast="none"),
               strategy("extended", forecast="model"))
+CASES = len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)  # cases per episode (sizes check)
 OBJECTIVE_UNITS = "paper cost units"
 NUMERICAL_ZERO = 1e-9  # a schedule change below this fraction of Q is rounding: exactly 0
 

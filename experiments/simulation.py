@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -91,6 +92,17 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
     return config.replace(**tables)
 
 
+def check_size(config: SimulationConfig, args: argparse.Namespace, strategies: tuple = (),
+               points: int = 1, mesa: bool = False, held: int | None = None,
+               episodes: int | None = None) -> None:
+    """Refuse (SizeError) a run the machine cannot hold or finish, unless --allow-large."""
+    from acsim.simulator import sizes
+
+    workers = 1 if mesa or args.backend == "inline" else sizes.process_count(args.workers)
+    sizes.check(sizes.study_workload(config, strategies, points, workers, mesa, episodes, held),
+                args.allow_large)
+
+
 def run_study_in(study: Study, args: argparse.Namespace) -> StudyResults:
     """Run a study with the backend flags, in --out or a temporary directory."""
     backend = args.backend or ("dask" if args.scheduler else "processes")
@@ -114,6 +126,7 @@ def command_simulate(args: argparse.Namespace) -> None:
                                           ("--backend", args.backend)) if value is not None]
         if given:
             raise ParameterError(f"{', '.join(given)} need --engine fast")
+        check_size(config, args, mesa=True, held=config.episodes)  # every episode's results kept
         episodes = [run_episode(config, episode) for episode in range(config.episodes)]
         values = np.array([float(e.shortfall[0]) for e in episodes])
         # block by block, as the fast engine reads its Parquet blocks: the same summary digits
@@ -122,6 +135,7 @@ def command_simulate(args: argparse.Namespace) -> None:
                                    notional, config.market.risk_aversion)
         summary["max_abs_final_holdings"] = max(abs(float(e.holdings[0, -1])) for e in episodes)
     else:
+        check_size(config, args)
         study = Study(config, (config.strategy,))
         summary = run_study_in(study, args).summary.iloc[0].to_dict()
     summary = {key: value for key, value in summary.items() if key not in ("case", "strategy")}
@@ -137,15 +151,19 @@ def command_run(args: argparse.Namespace) -> None:
     from acsim.simulator.study_files import (
         DEFAULT_STUDY,
         format_tables,
-        load_study,
+        read_study,
         write_outputs,
     )
 
-    study = load_study(args.config) if args.config else DEFAULT_STUDY
+    parts = (read_study(args.config) if args.config else
+             {f.name: getattr(DEFAULT_STUDY, f.name) for f in dataclasses.fields(Study)})
     changes = {name: value for name, value in (("episodes", args.episodes), ("seed", args.seed))
                if value is not None}
     if changes:
-        study = dataclasses.replace(study, base=study.base.replace(simulation=changes))
+        parts["base"] = parts["base"].replace(simulation=changes)
+    check_size(parts["base"], args, parts["strategies"],
+               math.prod(len(values) for values in parts["sweep"].values()))
+    study = Study(**parts)
     args.out = args.out or "results"
     results = run_study_in(study, args)
     written = write_outputs(results, study)
@@ -165,6 +183,7 @@ def command_episode(args: argparse.Namespace) -> None:
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise ParameterError(f"--plot must name a .png file, got {args.plot!r}")
     config = config_from_args(args)
+    check_size(config, args, mesa=True, episodes=1)
     result = run_episode(config, args.episode)
     if args.plot:
         from acsim.simulator.plots import plot_episode
