@@ -6,7 +6,10 @@ currency per share. Volatility σ is in price units per √(time unit) (arithmet
 Each command lives in its own module, imported only when that command runs, so `acsim --help`
 and `acsim schedule` start in well under a second. A command module has `add_arguments(name,
 parser)` and `run(name, args)`; experiments have `add_arguments(parser)` and `main(args)`
-(returning the files they wrote).
+(returning the files they wrote). Every command but `dashboard` and `parameters` checks its
+size before any work (`acsim.simulator.sizes`; `--allow-large` overrides); an experiment tells
+the check how many cases it simulates on every episode with `simulated_cases(args)` (default 1)
+and, with HOLDS_ALL_EPISODES = True, that it keeps every episode in memory at once.
 """
 
 from __future__ import annotations
@@ -112,8 +115,9 @@ def experiment_handler(module):
     def handler(args: argparse.Namespace) -> None:
         from acsim.simulator.sizes import check, experiment_workload
 
-        check(experiment_workload(args, getattr(module, "CASES", 1),
-                                  getattr(module, "HOLDS_ALL_EPISODES", False)), args.allow_large)
+        cases = module.simulated_cases(args) if hasattr(module, "simulated_cases") else 1
+        check(experiment_workload(args, cases, getattr(module, "HOLDS_ALL_EPISODES", False)),
+              args.allow_large)
         written = module.main(args)
         report = next((path for path in written if path.name == "report.md"), None)
         print(f"wrote {len(written)} files to {args.out}/"

@@ -33,7 +33,6 @@ SELF_ALPHAS = (0.0, 2e-5, 1e-4)
 COUPLING, SELF_ALPHA = "extended.coupling", "extended.self_alpha"
 STRATEGIES = (strategy("twap"), strategy("ac-adaptive"),
               strategy("extended", forecast="persistent"), strategy("extended", forecast="model"))
-CASES = len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)  # cases per episode (sizes check)
 
 
 def run(out: str | Path, episodes: int, seed: int, workers: int | None = None,
@@ -211,6 +210,11 @@ def meaning(summary: pd.DataFrame, paired: pd.DataFrame, utility: pd.Series) -> 
                     and origin.loc["twap", "var95"] > origin.loc["ac-adaptive", "var95"]
                     else "no trade of mean for tail here."))
     return lines
+
+
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check, acsim.simulator.sizes)."""
+    return len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -39,8 +39,6 @@ MODELS = {
     "transient, power-law kernel": {"transient": "power-law"},
 }
 MODEL_AVERSIONS = (0.0, 0.002, 0.02)
-# cases per episode (sizes check): the linear study and one per impact model
-CASES = len(MONTE_CARLO_AVERSIONS) + len(MODEL_AVERSIONS) * len(MODELS)
 MODEL_GRID = np.concatenate([[0.0], np.logspace(-5, 3, 49)])
 
 
@@ -204,6 +202,12 @@ def model_report(curves: pd.DataFrame, simulated: pd.DataFrame) -> str:
               "faster than TWAP; transient impact adds a cost that decays, which rewards "
               "spreading trades out.", ""]
     return "\n".join(lines)
+
+
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check): the linear study and one study per
+    impact model."""
+    return len(MONTE_CARLO_AVERSIONS) + len(MODEL_AVERSIONS) * len(MODELS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

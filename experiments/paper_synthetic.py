@@ -74,7 +74,6 @@ PAPER_MARKET = ExecutionProblem(shares=1000.0, horizon=20.0, steps=STEPS, price=
 AC, SELF_ONLY, BOTH = "ac-adaptive", "extended/none", "extended/model"
 STRATEGIES = (strategy("twap"), strategy("ac-adaptive"), strategy("extended", forecast="none"),
               strategy("extended", forecast="model"))
-CASES = len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)  # cases per episode (sizes check)
 OBJECTIVE_UNITS = "paper cost units"
 NUMERICAL_ZERO = 1e-9  # a schedule change below this fraction of Q is rounding: exactly 0
 
@@ -490,6 +489,11 @@ def run(out: str | Path, paths: int, episodes: int, seed: int,
     output.report(report(tables["figure1_objective"], verdict_table, effects, paths, episodes,
                          seed))
     return output
+
+
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check, acsim.simulator.sizes)."""
+    return len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

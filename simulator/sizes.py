@@ -282,7 +282,8 @@ def study_workload(base: SimulationConfig, strategies: tuple = (), points: int =
                    workers: int = 1, mesa: bool = False, episodes: int | None = None,
                    held: int | None = None) -> Workload:
     """The workload of `strategies` (default: the base's [strategy]) on `points` sweep points
-    of the base configuration (episodes: default the base's)."""
+    of the base configuration (episodes: default the base's). Every point is costed with the
+    base's impact model and ensemble (a study's points share its steps and draws)."""
     strategies = tuple(strategies) or (base.strategy,)
     return Workload(
         episodes=base.episodes if episodes is None else episodes,
@@ -304,7 +305,8 @@ def process_count(workers: int | None) -> int:
 def experiment_workload(args: object, cases: int = 1, holds_all: bool = False) -> Workload:
     """An experiment's workload from its flags: --episodes (default EXPERIMENT_EPISODES),
     --steps or --market-steps (default: the configuration's), --workers; `cases`: the
-    strategies × configurations it simulates on every episode (its module's CASES);
+    strategies × configurations it simulates on every episode (its module's
+    `simulated_cases(args)`);
     holds_all: every episode is in memory at once (its module's HOLDS_ALL_EPISODES)."""
     base = SimulationConfig()
     steps = getattr(args, "steps", None) or getattr(args, "market_steps", None)

@@ -5,12 +5,13 @@ arrays' nbytes)."""
 
 from __future__ import annotations
 
+import importlib
 import tracemalloc
 
 import numpy as np
 import pytest
 
-from acsim.experiments.cli import main
+from acsim.experiments.cli import COMMANDS, main
 from acsim.simulator import model, sizes, study
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.study_files import DEFAULT_STUDY
@@ -24,6 +25,9 @@ def no_work(monkeypatch):
     """Any simulation, any study's cases: a test failure (the check must come first)."""
     def refuse(*args, **kwargs):
         raise AssertionError("work started before the size check")
+
+    for module_name, _, _ in COMMANDS.values():  # imported first: none keeps a patched name
+        importlib.import_module(module_name)
 
     monkeypatch.setattr(model, "run_episode", refuse)
     monkeypatch.setattr(study, "run_study", refuse)
@@ -42,6 +46,7 @@ def sweep_file(path):
     return str(path)
 
 
+GRID = ",".join(f"{k / 1000:g}" for k in range(1, 1000))  # 999 values: a 999 × 999 grid
 AUDIT = {
     "steps": lambda out: ["simulate", "--engine", "fast", "--steps", "100000", "--horizon",
                           "100000", "--out", out],
@@ -55,6 +60,8 @@ AUDIT = {
                                         "--out", out],
     "episodes-bench": lambda out: ["bench", "--episodes", str(10**12)],
     "market": lambda out: ["market", "--runs", "100000", "--out", out + ".parquet"],
+    "grid-experiment": lambda out: ["model-risk", "--momentum-shares", GRID, "--herding", GRID,
+                                    "--out", out],
 }
 
 
