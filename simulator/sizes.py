@@ -46,6 +46,7 @@ gains, a 10⁶-point sweep) is refused at once. Limits: the memory available now
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,33 +69,43 @@ ENGINE_SECONDS = 6e-8  # per case, episode and market step (docs/benchmarks.md)
 DRAW_SECONDS = 3.3e-9  # per ensemble draw (docs/benchmarks.md)
 CASE_SECONDS = 1e-4  # per case configuration built
 MESA_SECONDS = 1.7e-6  # per Mesa agent and step (docs/benchmarks.md)
-GAIN_SETUP_SECONDS = 1.5e-8  # per gain N²/2 computed (LinearGains)
-TRANSIENT_SETUP_SECONDS = 6.4e-10  # × N³ (TransientPlanner, 38 ms at N = 390)
-
-# Planners: per-episode replanning cost (seconds) and what a case holds (bytes), by kind.
-PLANNERS = ("none", "schedule", "gains", "transient", "power", "reference")  # schedule: one
-# linear plan (a tridiagonal solve, `acsim schedule`)
 
 
-def planner_memory(kind: str, steps: int) -> float:
-    """Bytes a case's planner holds for an order of `steps` steps."""
-    gains = FLOAT * steps * (steps + 1) / 2
-    return {"none": 0.0, "schedule": 2 * FLOAT * steps, "gains": gains,
-            "transient": 3 * gains + 3 * FLOAT * steps**2, "power": 16 * FLOAT * steps,
-            "reference": 16 * FLOAT * steps}[kind]
+def _gains(steps: int) -> float:
+    """Gains of every remaining length 1..N: N(N + 1)/2."""
+    return steps * (steps + 1) / 2
 
 
-def planner_setup_seconds(kind: str, steps: int) -> float:
-    """Seconds to build a case's planner (once per process; per episode in the Mesa model)."""
-    return {"gains": GAIN_SETUP_SECONDS * steps**2 / 2,
-            "transient": TRANSIENT_SETUP_SECONDS * float(steps) ** 3}.get(kind, 0.0)
+@dataclass(frozen=True)
+class PlannerCost:
+    """What one case's planner costs, as functions of the order's steps N: bytes held, seconds
+    to build (once per process; per episode in the Mesa model) and seconds of re-planning per
+    episode (every step of a receding horizon)."""
+
+    memory: Callable[[int], float]
+    setup: Callable[[int], float] = lambda steps: 0.0
+    replanning: Callable[[int], float] = lambda steps: 0.0
 
 
-def replanning_seconds(kind: str, steps: int) -> float:
-    """Seconds a receding-horizon planner spends on one episode (every step re-planned)."""
-    return {"gains": 1e-9 * steps**2 / 2, "power": 1e-7 * steps**2 / 2,
-            "transient": 7.5e-9 * float(steps) ** 3 / 6,
-            "reference": 1e-2 * steps}.get(kind, 0.0)
+PLANNERS = {
+    "none": PlannerCost(lambda steps: 0.0),
+    # one linear plan (a tridiagonal solve: `acsim schedule`, `cost`)
+    "schedule": PlannerCost(lambda steps: 2 * FLOAT * steps),
+    # LinearGains: 15 ns per gain to build, 1 ns per gain to use
+    "gains": PlannerCost(lambda steps: FLOAT * _gains(steps), lambda steps: 1.5e-8 * _gains(steps),
+                         lambda steps: 1e-9 * _gains(steps)),
+    # TransientPlanner: three gain lists, three dense N × N matrices while it is built; 38 ms to
+    # build at N = 390 (0.64 ns × N³); 7.5 ns per term of the past trades' displacement (N³/6)
+    "transient": PlannerCost(lambda steps: FLOAT * (3 * _gains(steps) + 3 * steps**2),
+                             lambda steps: 6.4e-10 * float(steps) ** 3,
+                             lambda steps: 7.5e-9 * float(steps) ** 3 / 6),
+    # power law, Newton with an active set: 16 work arrays; 21 µs for a 20-step episode
+    "power": PlannerCost(lambda steps: 16 * FLOAT * steps, replanning=lambda steps: 1e-7
+                         * _gains(steps)),
+    # the cvxpy reference (power law with transient impact): 10 ms per solve
+    "reference": PlannerCost(lambda steps: 16 * FLOAT * steps,
+                             replanning=lambda steps: 1e-2 * steps),
+}
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ class Workload:
     """What sets a run's size.
 
     episodes: E.  market_steps: W + N per episode.  order_steps: N, the planners' horizon.
-    agents: M.  draws_per_step: D.  planners: one planner kind (PLANNERS) per strategy;
+    agents: M.  draws_per_step: D.  planners: one planner kind (a key of PLANNERS) per strategy;
     forecasts: how many of them plan on a field forecast table.  points: sweep points (cases =
     strategies × points).  held: episodes in memory at once (default min(E, BLOCK_SIZE)).
     workers: processes sharing the blocks.  mesa: the Mesa model (agent by agent).
@@ -165,15 +176,15 @@ def estimate(work: Workload) -> Estimate:
         "ensemble laws": FLOAT * LAW_ARRAYS * (work.agents + 1.0),
         "forecast tables": 2 * FLOAT * work.forecasts * work.points * (order + 1.0)
         * (work.agents + 1.0),
-        "planners": work.points * sum(planner_memory(kind, order) for kind in work.planners),
+        "planners": work.points * sum(PLANNERS[kind].memory(order) for kind in work.planners),
         "cases": CASE_BYTES * float(work.cases),
         "Mesa agents": AGENT_BYTES * float(work.agents) if work.mesa else 0.0,
     }
     processes = work.processes
     memory = {name: value * processes for name, value in per_process.items() if value}
     episodes = float(work.episodes)
-    setup = work.points * sum(planner_setup_seconds(kind, order) for kind in work.planners)
-    replanning = work.points * sum(replanning_seconds(kind, order) for kind in work.planners)
+    setup = work.points * sum(PLANNERS[kind].setup(order) for kind in work.planners)
+    replanning = work.points * sum(PLANNERS[kind].replanning(order) for kind in work.planners)
     blocks = -(-work.episodes // BLOCK_SIZE)
     if work.mesa:
         serial = {"Mesa agents": MESA_SECONDS * episodes * steps * max(work.agents, draws),

@@ -111,7 +111,7 @@ def test_planner_gains_estimate_is_their_size():
     steps = 300
     gains = LinearGains(1.0, 0.002, 2e-5, steps)
     held = sum(array.nbytes for array in gains.drift_gain)
-    assert sizes.planner_memory("gains", steps) == pytest.approx(held, rel=0.01)
+    assert sizes.PLANNERS["gains"].memory(steps) == pytest.approx(held, rel=0.01)
 
 
 def peak_bytes(action) -> float:
@@ -142,7 +142,7 @@ def test_transient_planner_memory_within_factor():
     kernel = transient.ExponentialKernel(0.004, 0.5)
     measured = peak_bytes(lambda: transient.TransientPlanner(kernel, 1.0, 0.002, 1e-4, 2e-5,
                                                              steps))
-    estimated = sizes.planner_memory("transient", steps)
+    estimated = sizes.PLANNERS["transient"].memory(steps)
     assert measured / FACTOR < estimated < measured * FACTOR
 
 
@@ -161,6 +161,6 @@ def test_estimate_scales_with_its_drivers():
                 for blocks in (10, 20))
     assert two.time["engine"] == pytest.approx(2 * one.time["engine"])
     assert two.bytes == pytest.approx(one.bytes)
-    assert sizes.planner_memory("gains", 2000) / sizes.planner_memory("gains", 1000) == (
-        pytest.approx(4.0, rel=1e-3))
+    gains = sizes.PLANNERS["gains"].memory
+    assert gains(2000) / gains(1000) == pytest.approx(4.0, rel=1e-3)
     assert np.isfinite(sizes.estimate(sizes.study_workload(config, episodes=10**15)).seconds)
