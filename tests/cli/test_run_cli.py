@@ -28,6 +28,7 @@ import pytest
 
 from acsim.agents.policies import strategy
 from acsim.experiments.cli import main
+from acsim.simulator import study as study_module
 from acsim.simulator.study import load_episodes, run_study
 from acsim.simulator.study_files import DEFAULT_STUDY, load_study, parse_strategy
 from acsim.strategies.errors import ParameterError
@@ -99,6 +100,14 @@ def test_summary_equals_statistics_recomputed_from_the_episodes(default_run):
         notional = 1000.0 * 100.0  # the default market: 1,000 shares at 100
         assert row["mean_is_bps"] == pytest.approx(1e4 * np.mean(values) / notional, rel=1e-12)
         assert row["max_abs_final_holdings"] == 0.0
+        # utility E + λV with its delta-method interval, λ = 0.002 (the default market)
+        variance = np.var(values, ddof=1)
+        assert row["utility"] == pytest.approx(np.mean(values) + 0.002 * variance, rel=1e-12)
+        psi = (values - values.mean()) + 0.002 * ((values - values.mean()) ** 2 - variance)
+        stderr = np.std(psi, ddof=1) / np.sqrt(EPISODES)
+        assert row["utility_stderr"] == pytest.approx(stderr, rel=1e-9)
+        assert row["utility_ci95_high"] - row["utility"] == pytest.approx(1.959963984540054
+                                                                          * stderr, rel=1e-9)
 
 
 def test_paired_table_equals_differences_recomputed_from_the_episodes(default_run):
@@ -115,6 +124,10 @@ def test_paired_table_equals_differences_recomputed_from_the_episodes(default_ru
         scale = np.max(np.abs(base["shortfall"]))
         assert abs(row["mean_difference"] - np.mean(difference)) <= 1e-12 * scale
         assert abs(row["std_difference"] - np.std(difference, ddof=1)) <= 1e-12 * scale
+        psi = [(x - x.mean()) + 0.002 * ((x - x.mean()) ** 2 - np.var(x, ddof=1))
+               for x in (ours["shortfall"].to_numpy(), base["shortfall"].to_numpy())]
+        stderr = np.std(psi[0] - psi[1], ddof=1) / np.sqrt(EPISODES)
+        assert row["utility_difference_stderr"] == pytest.approx(stderr, rel=1e-9)
     model_at_zero = paired[(paired["strategy"] == "extended/model")
                            & (paired["extended.coupling"] == 0.0)]
     assert model_at_zero["mean_difference"].tolist() == [0.0]
@@ -129,6 +142,17 @@ def test_cli_tables_equal_run_study_on_the_default_study(default_run, tmp_path):
         written = pd.read_parquet(out / f"{name}.parquet")
         pd.testing.assert_frame_equal(frame, written, check_exact=True)
         assert frame.equals(written), name
+
+
+def test_streaming_summary_equals_the_one_read_summary(default_run, monkeypatch):
+    """Blocks read at every pass (a memory budget of 0 bytes) give the tables written."""
+    out, _ = default_run
+    study = dataclasses.replace(DEFAULT_STUDY, base=DEFAULT_STUDY.base.replace(
+        simulation={"episodes": EPISODES}))
+    monkeypatch.setattr(study_module, "SUMMARY_MEMORY", 0)
+    streamed = study_module.summarise_study(study, out)
+    assert streamed.summary.equals(pd.read_parquet(out / "summary.parquet"))
+    assert streamed.paired.equals(pd.read_parquet(out / "paired.parquet"))
 
 
 def test_rerun_is_a_no_op_with_the_same_output(default_run, capsys):
