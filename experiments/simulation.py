@@ -154,7 +154,7 @@ def command_run(args: argparse.Namespace) -> None:
                          "paired": results.paired.to_dict(orient="records"),
                          "files": [str(path) for path in written]}))
     else:
-        print(format_tables(results))
+        print(format_tables(results, study))
 
 
 def command_episode(args: argparse.Namespace) -> None:

@@ -30,7 +30,12 @@ from acsim.agents.policies import strategy
 from acsim.experiments.cli import main
 from acsim.simulator import study as study_module
 from acsim.simulator.study import load_episodes, run_study
-from acsim.simulator.study_files import DEFAULT_STUDY, load_study, parse_strategy
+from acsim.simulator.study_files import (
+    DEFAULT_STUDY,
+    describe_study,
+    load_study,
+    parse_strategy,
+)
 from acsim.strategies.errors import ParameterError
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
@@ -64,7 +69,8 @@ def test_run_writes_every_output(default_run):
                  "manifest.json"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     figures = sorted((out / "figures").glob("*.png"))
-    assert [f.name for f in figures] == ["paired_vs_coupling.png", "shortfall_vs_coupling.png"]
+    assert [f.name for f in figures] == ["paired_utility_vs_coupling.png", "paired_vs_coupling.png",
+                                         "shortfall_vs_coupling.png", "utility_vs_coupling.png"]
     for figure in figures:
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (out / "blocks").iterdir()) == [
@@ -72,7 +78,8 @@ def test_run_writes_every_output(default_run):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["base"]["simulation"] == {"episodes": EPISODES, "seed": 0}
     assert len(manifest["cases"]) == 12
-    assert "ac-adaptive" in stdout and "Paired difference" in stdout
+    assert "ac-adaptive" in stdout and "Paired differences against ac-adaptive" in stdout
+    assert (out / "report.md").is_file()
     # CSV and Parquet hold the same tables
     for name in ("summary", "paired"):
         pd.testing.assert_frame_equal(read_csv(out / f"{name}.csv"),
@@ -144,6 +151,39 @@ def test_cli_tables_equal_run_study_on_the_default_study(default_run, tmp_path):
         assert frame.equals(written), name
 
 
+def test_screen_and_report_say_what_was_run_and_what_it_means(default_run):
+    """The sentences against the tables: the cheapest strategy at each coupling (ties named
+    together) and how many paired intervals lie below 0, above 0 or straddle it."""
+    out, stdout = default_run
+    report = (out / "report.md").read_text()
+    summary = pd.read_parquet(out / "summary.parquet")
+    paired = pd.read_parquet(out / "paired.parquet")
+    for text in (stdout, report):
+        for phrase in (f"{EPISODES:,} episodes per case", "root seed 0",
+                       "[market] shares = 1000", "risk_aversion = 0.002",
+                       "paired differences against ac-adaptive",
+                       "differs from the defaults: nothing", "IS − IS(ac-adaptive)",
+                       "utility − utility(ac-adaptive)"):
+            assert phrase in text, phrase
+        lines = text.splitlines()
+        for measure, column in (("mean IS", "mean_is"), ("utility E + λV", "utility")):
+            line = next(line for line in lines if f"Cheapest on {measure}:" in line)
+            cheapest = [" and ".join(rows.loc[rows[column] == rows[column].min(), "strategy"])
+                        for _, rows in summary.groupby("extended.coupling")]
+            for name in set(cheapest):
+                assert f"{name} at {cheapest.count(name)} of 4 sweep points" in line, line
+        for name, rows in paired.groupby("strategy"):
+            line = next(line for line in lines if line.lstrip("- ").startswith(
+                f"{name} − ac-adaptive:"))
+            for measure, low, high in (("IS", "ci95_low", "ci95_high"),
+                                       ("utility", "utility_difference_ci95_low",
+                                        "utility_difference_ci95_high")):
+                lower, higher = (rows[high] < 0).sum(), (rows[low] > 0).sum()
+                assert (f"{measure} lower at {lower}, higher at {higher}, not significantly "
+                        f"different at {4 - lower - higher} of 4") in line, line
+    assert "![paired_vs_coupling](figures/paired_vs_coupling.png)" in report
+
+
 def test_streaming_summary_equals_the_one_read_summary(default_run, monkeypatch):
     """Blocks read at every pass (a memory budget of 0 bytes) give the tables written."""
     out, _ = default_run
@@ -171,8 +211,9 @@ def test_rerun_is_a_no_op_with_the_same_output(default_run, capsys):
         assert pd.read_parquet(out / name).equals(frame), name
     assert pd.DataFrame(printed["summary"]).equals(frames["summary.parquet"])
     assert sorted(Path(p).name for p in printed["files"]) == sorted(
-        ["summary.csv", "summary.parquet", "paired.csv", "paired.parquet",
-         "shortfall_vs_coupling.png", "paired_vs_coupling.png"])
+        ["summary.csv", "summary.parquet", "paired.csv", "paired.parquet", "report.md",
+         "shortfall_vs_coupling.png", "utility_vs_coupling.png", "paired_vs_coupling.png",
+         "paired_utility_vs_coupling.png"])
 
 
 # --- study files -----------------------------------------------------------------------
@@ -224,6 +265,17 @@ def test_load_study_reads_strategies_baseline_sweep_and_configuration(tmp_path):
     assert cases[4].config.market.risk_aversion == 0.004
     assert cases[-1].config.extended.coupling == 0.02
     assert cases[-1].config.market.side == -1
+
+
+def test_the_parameters_that_differ_from_the_defaults_are_named(tmp_path):
+    lines = describe_study(load_study(write(tmp_path, STUDY_FILE)))
+    assert lines[0].startswith("3 strategies × 4 sweep points = 12 cases; 300 episodes per case")
+    assert lines[0].endswith("root seed 5")
+    changed = lines[-1]
+    for phrase in ("market.steps = 10 (default 20)", "market.horizon = 10 (default 20)",
+                   "market.side = -1 (default 1)", "ensemble.agents = 20 (default 100)"):
+        assert phrase in changed, phrase
+    assert "[extended] coupling = swept, self_alpha = 0" in lines
 
 
 def test_run_with_a_study_file(tmp_path, capsys):
