@@ -132,9 +132,10 @@ class _Search:
                  progress: bool, total: int | None):
         self.blocks, self.progress, self.total = blocks, progress, total
         self.count = moments.count
-        self.pending = {(row, rank): _Window(row, float(moments.low[row]),
-                                             float(moments.high[row]), 0)
-                        for row, wanted in ranks.items() for rank in wanted}
+        windows = {row: _Window(row, float(moments.low[row]), float(moments.high[row]), 0)
+                   for row in ranks}
+        self.pending = {(row, rank): windows[row] for row, wanted in ranks.items()
+                        for rank in wanted}
         self.limit = max(1, KEEP_LIMIT // max(len(self.pending), 1))
         self.found: dict[tuple[int, int], float] = {}
         self.first: dict | None = None  # the first histograms and the values of chosen bins
@@ -174,34 +175,42 @@ class _Search:
         """Pass 3: the values of every chosen bin small enough, the range of the others."""
         cumulative = np.cumsum(counts, axis=1)
         index = {window: i for i, window in enumerate(windows)}
-        targets = {}  # (row, rank) -> (window index, bin, values of the window below the bin)
-        for key, window in self.pending.items():
-            i = index[window]
-            cumulative_row = window.before + cumulative[i]
-            target = int(np.searchsorted(cumulative_row, key[1], side="right"))
-            start = int(cumulative_row[target - 1]) if target > 0 else window.before
-            targets[key] = (i, target, start)
+        keys = list(self.pending)
+        of = np.array([index[self.pending[key]] for key in keys])
+        before = np.array([self.pending[key].before for key in keys])
+        # the bin of each rank: how many cumulative counts are <= rank (searchsorted, right)
+        found_bins = np.sum(cumulative[of] <= (np.array([key[1] for key in keys])
+                                               - before)[:, None], axis=1)
+        starts = before + np.where(found_bins > 0, cumulative[of, np.maximum(found_bins - 1, 0)],
+                                   0)
+        # (row, rank) -> (window index, bin, values of the window below the bin)
+        targets = {key: (int(of[t]), int(found_bins[t]), int(starts[t]))
+                   for t, key in enumerate(keys)}
         chosen = sorted({(i, target) for i, target, _ in targets.values()})
         which = np.array([i for i, _ in chosen])
         target_bins = np.array([target for _, target in chosen])
         keep = counts[which, target_bins] <= self.limit
-        kept: list[list[np.ndarray]] = [[] for _ in chosen]
+        items, found = [], []  # (chosen bin, value) of the bins kept
         smallest, largest = np.full(len(chosen), np.inf), np.full(len(chosen), -np.inf)
         for values in _passes(self.blocks, "values", self.progress, self.total):
             selected = values[rows[which]]
             mask = ((selected >= low[which]) & (selected <= high[which])
                     & (_bins(selected, low[which], high[which], bins) == target_bins[:, None]))
-            for j in np.flatnonzero(mask.any(axis=1)):
-                found = selected[j][mask[j]]
-                if keep[j]:
-                    kept[j].append(found)
-                else:
-                    smallest[j] = min(smallest[j], found.min())
-                    largest[j] = max(largest[j], found.max())
+            item, episode = np.nonzero(mask)
+            value = selected[item, episode]
+            kept = keep[item]
+            items.append(item[kept])
+            found.append(value[kept])
+            np.minimum.at(smallest, item[~kept], value[~kept])
+            np.maximum.at(largest, item[~kept], value[~kept])
+        items, found = np.concatenate(items), np.concatenate(found)
+        order = np.lexsort((found, items))  # by chosen bin, then by value
+        items, found = items[order], found[order]
+        bounds = np.searchsorted(items, np.arange(len(chosen) + 1))
         position = {pair: j for j, pair in enumerate(chosen)}
-        ordered = {j: np.sort(np.concatenate(kept[j])) for j in range(len(chosen)) if keep[j]}
+        ordered = {j: found[bounds[j]:bounds[j + 1]] for j in range(len(chosen)) if keep[j]}
         if self.first is None:
-            self.first = {"bins": bins, "window": {int(row): i for i, row in enumerate(rows)},
+            self.first = {"bins": bins,  # window i is row i: the first pass has every row
                           "counts": counts, "sums": sums, "low": low[:, 0], "high": high[:, 0],
                           "values": {(i, target): ordered[j]
                                      for j, (i, target) in enumerate(chosen) if keep[j]}}
@@ -214,23 +223,27 @@ class _Search:
                 self.pending[key] = _Window(windows[i].row, float(smallest[j]),
                                             float(largest[j]), start)
 
-    def tail(self, row: int, threshold: float) -> tuple[float, int] | None:
-        """(sum, count) of the row's values >= threshold from the first histograms and the
-        values collected with them; None when that needs a pass (the threshold's bin was too
-        full to collect)."""
+    def tails(self, thresholds: np.ndarray) -> dict[int, tuple[float, int] | None]:
+        """Per row (thresholds: one per row, in row order), (sum, count) of its values >= its
+        threshold from the first histograms and the values collected with them; None where
+        that needs a pass (the threshold's bin was too full to collect)."""
         first = self.first
-        i = first["window"][row]
-        target = int(_bins(np.array(threshold), first["low"][i], first["high"][i],
-                           first["bins"]))
-        total = float(np.sum(first["sums"][i, target + 1:]))
-        number = int(np.sum(first["counts"][i, target + 1:]))
-        if first["counts"][i, target] == 0:
-            return total, number
-        if (i, target) not in first["values"]:
-            return None
-        values = first["values"][(i, target)]
-        tail = values[values >= threshold]
-        return total + float(tail.sum()), number + tail.shape[0]
+        low, high = first["low"][:, None], first["high"][:, None]
+        targets = _bins(thresholds[:, None], low, high, first["bins"])
+        above = np.arange(first["bins"])[None, :] > targets
+        totals = np.sum(np.where(above, first["sums"], 0.0), axis=1)
+        numbers = np.sum(np.where(above, first["counts"], 0), axis=1)
+        result: dict[int, tuple[float, int] | None] = {}
+        for row, target in enumerate(targets[:, 0]):
+            values = first["values"].get((row, int(target)))
+            if first["counts"][row, target] == 0:
+                result[row] = float(totals[row]), int(numbers[row])
+            elif values is None:
+                result[row] = None
+            else:
+                tail = values[values >= thresholds[row]]
+                result[row] = float(totals[row] + tail.sum()), int(numbers[row]) + tail.shape[0]
+        return result
 
 
 def _interval(centre: np.ndarray, stderr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,7 +323,7 @@ def summarise_blocks(blocks: Blocks, notional: Sequence[float], risk_aversion: S
                                   [found[(row, min(below + 1, count - 1))] for row in range(rows)]])
         values = np.quantile(pairs_of_rows, position - below, axis=0)
         quantiles.update({(row, p): float(values[row]) for row in range(rows)})
-    tails = {row: search.tail(row, quantiles[(row, 0.95)]) for row in range(rows)}
+    tails = search.tails(np.array([quantiles[(row, 0.95)] for row in range(rows)]))
     missing = [row for row, tail in tails.items() if tail is None]
     if missing:  # a 95% bin too full to collect: one pass sums the tails
         thresholds = np.array([quantiles[(row, 0.95)] for row in missing])[:, None]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -151,6 +152,11 @@ class Study:
         return grid
 
     def cases(self) -> list[Case]:
+        """Every (sweep point, strategy) case, points outermost (built once per study)."""
+        return list(self._cases)
+
+    @functools.cached_property
+    def _cases(self) -> tuple[Case, ...]:
         result = []
         for point in self.points():
             tables: dict[str, dict] = {}
@@ -169,7 +175,7 @@ class Study:
                     for key, value in point.items())
                 result.append(Case(label, strategy_label(strategy), point, config,
                                    None if spec else strategy))
-        return result
+        return tuple(result)
 
     def blocks(self) -> list[tuple[int, int]]:
         """(block, episodes in it) for every block of the study."""
@@ -378,7 +384,7 @@ def _study_blocks(out: Path, study: Study, cases: int, progress: bool) -> Blocks
                + [f"final_holdings_{i}" for i in range(cases)])
 
     def read(path: Path) -> np.ndarray:
-        table = pq.read_table(path, columns=columns)
+        table = pq.ParquetFile(path).read()  # all columns: faster than choosing 1,000s by name
         return np.stack([table.column(name).to_numpy() for name in columns])
 
     if study.base.episodes * len(columns) * 8 <= SUMMARY_MEMORY:
