@@ -46,6 +46,7 @@ HISTOGRAM_BINS = 1 << 16  # most bins of one histogram
 HISTOGRAM_MEMORY = 1 << 26  # bytes of histograms (a count and a sum per bin) in one pass
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 KEEP_LIMIT = 1 << 20  # values held in memory at most (all rows together) in pass 3
+CHOSEN_ENTRIES = 1 << 22  # (chosen bins × episodes of a block) compared at once in pass 3
 QUANTILES = (0.05, 0.5, 0.95)
 
 Blocks = Callable[[], Iterable[np.ndarray]]  # a fresh pass over the blocks at every call
@@ -193,16 +194,21 @@ class _Search:
         items, found = [], []  # (chosen bin, value) of the bins kept
         smallest, largest = np.full(len(chosen), np.inf), np.full(len(chosen), -np.inf)
         for values in _passes(self.blocks, "values", self.progress, self.total):
-            selected = values[rows[which]]
-            mask = ((selected >= low[which]) & (selected <= high[which])
-                    & (_bins(selected, low[which], high[which], bins) == target_bins[:, None]))
-            item, episode = np.nonzero(mask)
-            value = selected[item, episode]
-            kept = keep[item]
-            items.append(item[kept])
-            found.append(value[kept])
-            np.minimum.at(smallest, item[~kept], value[~kept])
-            np.maximum.at(largest, item[~kept], value[~kept])
+            step = max(1, CHOSEN_ENTRIES // values.shape[1])  # chosen bins looked at together
+            for first in range(0, len(chosen), step):
+                part = slice(first, first + step)
+                selected = values[rows[which[part]]]
+                bounds = low[which[part]], high[which[part]]
+                mask = ((selected >= bounds[0]) & (selected <= bounds[1])
+                        & (_bins(selected, *bounds, bins) == target_bins[part, None]))
+                item, episode = np.nonzero(mask)
+                value = selected[item, episode]
+                item += first
+                kept = keep[item]
+                items.append(item[kept])
+                found.append(value[kept])
+                np.minimum.at(smallest, item[~kept], value[~kept])
+                np.maximum.at(largest, item[~kept], value[~kept])
         items, found = np.concatenate(items), np.concatenate(found)
         order = np.lexsort((found, items))  # by chosen bin, then by value
         items, found = items[order], found[order]
