@@ -126,7 +126,7 @@ class _Window:
 
 class _Search:
     """Exact order statistics of many rows at once (passes 2 and 3, repeated while a bin
-    holds more than its share of KEEP_LIMIT). `first_pass(values, histogram)` is called on
+    holds more than its share of KEEP_LIMIT). `first_pass(values)` is called on
     every block of the first histogram pass (the influence sums ride along)."""
 
     def __init__(self, blocks: Blocks, moments: Moments, ranks: dict[int, list[int]],

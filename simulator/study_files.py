@@ -149,7 +149,7 @@ def describe_study(study: Study) -> list[str]:
             for key, value in used[table].items()))
     changed = [f"{table}.{key} = {_number(value)} (default {_number(defaults[table][key])})"
                for table in SECTIONS for key, value in used[table].items()
-               if value != defaults[table][key]]
+               if value != defaults[table][key] and f"{table}.{key}" not in study.sweep]
     changed += [f"beliefs.{table}.{key} = {_number(value)}"
                 for table, values in used["beliefs"].items() for key, value in values.items()]
     lines.append("differs from the defaults: " + ("; ".join(changed) if changed else
@@ -196,6 +196,11 @@ def _significance(low: pd.Series, high: pd.Series) -> str:
             f"{len(low) - lower - higher} of {len(low)} sweep points")
 
 
+def tied(names: pd.Series) -> str:
+    """'twap', or 'ac-adaptive = extended/model (tied)' when several share the minimum."""
+    return names.iloc[0] if len(names) == 1 else " = ".join(names) + " (tied)"
+
+
 def interpretation(results: StudyResults, study: Study) -> list[str]:
     """Sentences saying which strategy is cheapest on mean IS and on utility E + λV, and
     whether each paired difference against the baseline is significant (95% intervals)."""
@@ -204,8 +209,8 @@ def interpretation(results: StudyResults, study: Study) -> list[str]:
     groups = [group for _, group in summary.groupby(keys, sort=False)] if keys else [summary]
     lines = []
     for measure, column in (("mean IS", "mean_is"), ("utility E + λV", "utility")):
-        cheapest = [" and ".join(group.loc[group[column] == group[column].min(), "strategy"])
-                    for group in groups]  # ties named together
+        cheapest = [tied(group.loc[group[column] == group[column].min(), "strategy"])
+                    for group in groups]
         if len(groups) == 1:
             text = f"{cheapest[0]} ({groups[0][column].min():,.3f})"
         else:

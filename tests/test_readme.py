@@ -72,6 +72,8 @@ def test_the_example_study_runs_through_acsim_run(tmp_path, capsys):
     assert {row["episodes"] for row in printed["summary"]} == {40}
     assert finite_numbers(printed["summary"]) and finite_numbers(printed["paired"])
     assert (out / "report.md").is_file()
+    assert "root seed 7" in printed["study"][0] and "40 episodes per case" in printed["study"][0]
+    assert any(line.startswith("Cheapest on mean IS:") for line in printed["interpretation"])
 
 
 def test_the_example_configuration_runs_through_acsim_simulate(capsys):

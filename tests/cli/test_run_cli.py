@@ -153,7 +153,8 @@ def test_cli_tables_equal_run_study_on_the_default_study(default_run, tmp_path):
 
 def test_screen_and_report_say_what_was_run_and_what_it_means(default_run):
     """The sentences against the tables: the cheapest strategy at each coupling (ties named
-    together) and how many paired intervals lie below 0, above 0 or straddle it."""
+    together: adaptive and extended AC coincide at coupling 0) and how many paired intervals
+    lie below 0, above 0 or straddle it."""
     out, stdout = default_run
     report = (out / "report.md").read_text()
     summary = pd.read_parquet(out / "summary.parquet")
@@ -168,7 +169,8 @@ def test_screen_and_report_say_what_was_run_and_what_it_means(default_run):
         lines = text.splitlines()
         for measure, column in (("mean IS", "mean_is"), ("utility E + λV", "utility")):
             line = next(line for line in lines if f"Cheapest on {measure}:" in line)
-            cheapest = [" and ".join(rows.loc[rows[column] == rows[column].min(), "strategy"])
+            cheapest = [" = ".join(rows.loc[rows[column] == rows[column].min(), "strategy"])
+                        + (" (tied)" if (rows[column] == rows[column].min()).sum() > 1 else "")
                         for _, rows in summary.groupby("extended.coupling")]
             for name in set(cheapest):
                 assert f"{name} at {cheapest.count(name)} of 4 sweep points" in line, line
@@ -276,6 +278,7 @@ def test_the_parameters_that_differ_from_the_defaults_are_named(tmp_path):
                    "market.side = -1 (default 1)", "ensemble.agents = 20 (default 100)"):
         assert phrase in changed, phrase
     assert "[extended] coupling = swept, self_alpha = 0" in lines
+    assert "risk_aversion" not in changed and "coupling" not in changed  # swept: not a default
 
 
 def test_run_with_a_study_file(tmp_path, capsys):
