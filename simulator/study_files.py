@@ -25,7 +25,13 @@ from pathlib import Path
 import pandas as pd
 
 from acsim.agents.policies import StrategyParameters, strategy
-from acsim.simulator.config import SECTIONS, SimulationConfig, build_config, read_toml
+from acsim.simulator.config import (
+    SECTIONS,
+    SimulationConfig,
+    build_config,
+    config_parameters,
+    read_toml,
+)
 from acsim.simulator.plots import errorbar_panels, parameter_label, save_figure, strategy_colours
 from acsim.simulator.study import Study, StudyResults, strategy_label
 from acsim.strategies.components import is_path
@@ -119,6 +125,13 @@ def _number(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _shown(table: str, key: str, value: object) -> str:
+    """A configuration value as people write it (side 1 -> sell, 0.0025 -> 0.0025)."""
+    display = next((item.declaration.allowed.display for section, item in config_parameters()
+                    if section == table and item.name == key), None)
+    return display(value) if display is not None else _number(value)
+
+
 def _short(key: str) -> str:
     """'extended.coupling' -> 'coupling'; 'beliefs.extended.coupling' -> 'believed coupling'."""
     return ("believed " if key.startswith("beliefs.") else "") + key.split(".")[-1]
@@ -145,9 +158,10 @@ def describe_study(study: Study) -> list[str]:
               for key, values in study.sweep.items()]
     for table in ("market", "extended", "ensemble"):
         lines.append(f"[{table}] " + ", ".join(
-            f"{key} = {'swept' if f'{table}.{key}' in study.sweep else _number(value)}"
+            f"{key} = {'swept' if f'{table}.{key}' in study.sweep else _shown(table, key, value)}"
             for key, value in used[table].items()))
-    changed = [f"{table}.{key} = {_number(value)} (default {_number(defaults[table][key])})"
+    changed = [f"{table}.{key} = {_shown(table, key, value)} "
+               f"(default {_shown(table, key, defaults[table][key])})"
                for table in SECTIONS for key, value in used[table].items()
                if value != defaults[table][key] and f"{table}.{key}" not in study.sweep]
     changed += [f"beliefs.{table}.{key} = {_number(value)}"

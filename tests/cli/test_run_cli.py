@@ -275,7 +275,7 @@ def test_the_parameters_that_differ_from_the_defaults_are_named(tmp_path):
     assert lines[0].endswith("root seed 5")
     changed = lines[-1]
     for phrase in ("market.steps = 10 (default 20)", "market.horizon = 10 (default 20)",
-                   "market.side = -1 (default 1)", "ensemble.agents = 20 (default 100)"):
+                   "market.side = buy (default sell)", "ensemble.agents = 20 (default 100)"):
         assert phrase in changed, phrase
     assert "[extended] coupling = swept, self_alpha = 0" in lines
     assert "risk_aversion" not in changed and "coupling" not in changed  # swept: not a default
