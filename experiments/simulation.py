@@ -150,7 +150,9 @@ def command_simulate(args: argparse.Namespace) -> None:
 def command_run(args: argparse.Namespace) -> None:
     from acsim.simulator.study_files import (
         DEFAULT_STUDY,
+        describe_study,
         format_tables,
+        interpretation,
         read_study,
         write_outputs,
     )
@@ -168,11 +170,13 @@ def command_run(args: argparse.Namespace) -> None:
     results = run_study_in(study, args)
     written = write_outputs(results, study)
     if args.format == "json":
-        print(json_text({"summary": results.summary.to_dict(orient="records"),
+        print(json_text({"study": describe_study(study),
+                         "summary": results.summary.to_dict(orient="records"),
                          "paired": results.paired.to_dict(orient="records"),
+                         "interpretation": interpretation(results, study),
                          "files": [str(path) for path in written]}))
     else:
-        print(format_tables(results))
+        print(format_tables(results, study))
 
 
 def command_episode(args: argparse.Namespace) -> None:

@@ -5,8 +5,11 @@ The project's figure style, used by every experiment and study figure:
   field unit)"), never code names: `parameter_label` turns a table key such as
   "extended.coupling" into words from the parameter's declaration (acsim.strategies
   .declarations, the same text as docs/parameters.md);
-- each panel has its own y-axis unless a shared one is asked for, so small effects are not
-  flattened by large ones (paired differences go on their own axes);
+- each panel has its own y-axis unless a shared one is asked for, fitted to the data and
+  never stretched to include 0, so small effects are not flattened by large ones (paired
+  differences go on their own axes);
+- a strategy keeps one colour in every figure of a study (`strategy_colours`; the built-in
+  strategies always the same);
 - intervals are drawn as caps plus a shaded band, visible even when narrow;
 - legends sit outside the axes (`legend_outside`), never over data;
 - light grid, no top and right spines (`STYLE`, applied when this module is imported).
@@ -14,7 +17,7 @@ The project's figure style, used by every experiment and study figure:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -185,19 +188,36 @@ def save_figure(figure: plt.Figure, path: Path) -> Path:
 
 def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
                     panel: str | None = None, group: str = "strategy",
-                    xlabel: str | None = None, title: str | None = None) -> plt.Figure:
-    """`value` with its 95% interval (columns ci95_low, ci95_high) against `x`, one line per
+                    xlabel: str | None = None, title: str | None = None,
+                    interval: tuple[str, str] = ("ci95_low", "ci95_high"),
+                    colours: Mapping[str, str] | None = None,
+                    colour_by: str = "strategy") -> plt.Figure:
+    """`value` with its 95% interval (the columns `interval`) against `x`, one line per
     `group`, one panel per value of `panel` (or a single panel), each panel with its own
-    y-axis; x and panel keys are written in words (`parameter_label`), the legend below."""
+    y-axis fitted to the intervals (a zero line only where 0 is already in view); x and panel
+    keys are written in words (`parameter_label`), the legend below.
+
+    colours: a colour per value of the column `colour_by` (e.g. `strategy_colours`), the same
+    in every figure; lines sharing a colour get different line styles."""
     keys = list(dict.fromkeys(frame[panel])) if panel else [None]
     figure, axes_row = new_figure(1, len(keys))
     for axes, key in zip(axes_row[0], keys):
         rows = frame if key is None else frame[frame[panel] == key]
+        used: dict[str, int] = {}
         for name, lines in rows.groupby(group, sort=False):
             lines = lines.sort_values(x)
-            interval_line(axes, lines[x], lines[value], lines["ci95_low"], lines["ci95_high"],
-                          label=str(name))
-        axes.axhline(0.0, color="grey", linewidth=0.6)
+            style = {}
+            if colours is not None:
+                colour = colours[lines[colour_by].iloc[0]]
+                style = {"color": colour, "linestyle": LINE_STYLES[used.get(colour, 0)
+                                                                  % len(LINE_STYLES)]}
+                used[colour] = used.get(colour, 0) + 1
+            interval_line(axes, lines[x], lines[value], lines[interval[0]],
+                          lines[interval[1]], label=str(name), **style)
+        low, high = axes.get_ylim()
+        if low <= 0.0 <= high:
+            axes.axhline(0.0, color="grey", linewidth=0.6)
+            axes.set_ylim(low, high)
         axes.set_xlabel(xlabel or parameter_label(x))
         axes.set_ylabel(ylabel)
         compact_ticks(axes)
@@ -207,3 +227,26 @@ def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
         figure.suptitle(title)
     legend_outside(figure)
     return figure
+
+
+STRATEGY_COLOURS = {  # the built-in strategies keep their colour in every figure
+    "twap": "tab:blue", "vwap": "tab:cyan", "ac-static": "tab:gray",
+    "ac-adaptive": "tab:orange", "extended/model": "tab:green",
+    "extended/persistent": "tab:olive", "extended/none": "tab:purple",
+    "regime-aware": "tab:brown", "regime-aware/none": "tab:brown",
+}
+OTHER_COLOURS = ("tab:red", "tab:pink", "black", "gold", "navy", "teal", "darkred", "lime",
+                 "sienna", "slateblue")
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def strategy_colours(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per strategy label for all the figures of a study: the built-in strategies'
+    own (STRATEGY_COLOURS), the others (variants such as +no-buyback, policies of your own)
+    the unused OTHER_COLOURS in the order given, cycling when more are needed."""
+    labels = list(dict.fromkeys(labels))
+    colours = {label: STRATEGY_COLOURS[label] for label in labels if label in STRATEGY_COLOURS}
+    free = [colour for colour in OTHER_COLOURS if colour not in colours.values()]
+    others = [label for label in labels if label not in colours]
+    colours.update({label: free[i % len(free)] for i, label in enumerate(others)})
+    return colours

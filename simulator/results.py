@@ -131,6 +131,9 @@ def format_summary(summary: dict) -> str:
             ("std error", summary["stderr_is"], "currency"),
             ("mean IS", summary["mean_is_bps"], "bps of arrival notional"),
             ("VaR 95%", summary["var95"], "currency"),
-            ("CVaR 95%", summary["cvar95"], "currency")]
+            ("CVaR 95%", summary["cvar95"], "currency"),
+            ("utility", summary["utility"],
+             f"currency, E + λV (± {summary['utility'] - summary['utility_ci95_low']:,.4f} "
+             "at 95%)")]
     lines += [f"  {name:<10} {value:>14,.4f} {unit}" for name, value, unit in rows]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -37,7 +38,7 @@ from tqdm import tqdm
 from acsim.agents.policies import POLICIES, StrategyParameters, policy_label
 from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig, describe_object
 from acsim.simulator.randomness import BLOCK_SIZE, momentum_shocks, noise_shocks, regime_paths
-from acsim.simulator.statistics import paired_difference, summarise_chunks
+from acsim.simulator.statistics import Blocks, summarise_blocks
 from acsim.simulator.vectorised import ensemble_paths, execute
 from acsim.strategies.errors import ParameterError
 
@@ -151,6 +152,11 @@ class Study:
         return grid
 
     def cases(self) -> list[Case]:
+        """Every (sweep point, strategy) case, points outermost (built once per study)."""
+        return list(self._cases)
+
+    @functools.cached_property
+    def _cases(self) -> tuple[Case, ...]:
         result = []
         for point in self.points():
             tables: dict[str, dict] = {}
@@ -169,7 +175,7 @@ class Study:
                     for key, value in point.items())
                 result.append(Case(label, strategy_label(strategy), point, config,
                                    None if spec else strategy))
-        return result
+        return tuple(result)
 
     def blocks(self) -> list[tuple[int, int]]:
         """(block, episodes in it) for every block of the study."""
@@ -354,7 +360,7 @@ def run_study(study: Study, out: str | Path, backend: str = "processes",
               desc="episodes") as bar:
         if todo:
             _dispatch(study, out, todo, backend, workers, scheduler, bar)
-    return summarise_study(study, out)
+    return summarise_study(study, out, show)
 
 
 @dataclass(frozen=True)
@@ -366,45 +372,53 @@ class StudyResults:
     out: Path
 
 
-def _column_chunks(out: Path, study: Study, column: str, minus: str | None = None):
-    """A callable giving a fresh pass over `column` (or `column - minus`), block by block."""
+SUMMARY_MEMORY = 1 << 28  # bytes: a study's stored values up to this are read once and kept
+
+
+def _study_blocks(out: Path, study: Study, cases: int, progress: bool) -> Blocks:
+    """Every block as one array (the cases' shortfalls, then their final holdings × episodes),
+    in block order: read once and kept when the study's values fit SUMMARY_MEMORY, else read
+    afresh at each pass (bounded memory)."""
     files = [block_path(out, block) for block, _ in study.blocks()]
-    columns = [column] if minus is None else [column, minus]
+    columns = ([f"shortfall_{i}" for i in range(cases)]
+               + [f"final_holdings_{i}" for i in range(cases)])
 
-    def chunks():
-        for path in files:
-            table = pq.read_table(path, columns=columns)
-            values = table.column(0).to_numpy()
-            yield values if minus is None else values - table.column(1).to_numpy()
-    return chunks
+    def read(path: Path) -> np.ndarray:
+        table = pq.ParquetFile(path).read()  # all columns: faster than choosing 1,000s by name
+        return np.stack([table.column(name).to_numpy() for name in columns])
+
+    if study.base.episodes * len(columns) * 8 <= SUMMARY_MEMORY:
+        kept = [read(path) for path in tqdm(files, desc="summary: reading", unit="block",
+                                            disable=not progress, leave=False)]
+        return lambda: kept
+    return lambda: (read(path) for path in files)
 
 
-def summarise_study(study: Study, out: str | Path) -> StudyResults:
-    """Read the block files back (in block order) and summarise every case."""
+def summarise_study(study: Study, out: str | Path, progress: bool = False) -> StudyResults:
+    """Read the block files back (in block order) and summarise every case and every paired
+    difference against the baseline together (simulator/statistics.py: a few passes, each
+    block read once per pass, or once in all when the study fits SUMMARY_MEMORY).
+
+    progress: a tqdm bar for every phase."""
     out = Path(out)
     cases = study.cases()
-    rows = []
-    for index, case in enumerate(cases):
-        market = case.config.market
-        stats = summarise_chunks(_column_chunks(out, study, f"shortfall_{index}"),
-                                 market.shares * market.price, market.risk_aversion)
-        final = max(float(np.max(np.abs(chunk))) for chunk in
-                    _column_chunks(out, study, f"final_holdings_{index}")())
-        rows.append({"case": case.label, "strategy": case.strategy, **case.point, **stats,
-                     "max_abs_final_holdings": final})
-    paired = []
     per_point = len(study.strategies)
-    for start in range(0, len(cases), per_point):
-        base_index = start + study.baseline
-        for offset in range(per_point):
-            index = start + offset
-            if index == base_index:
-                continue
-            stats = paired_difference(_column_chunks(
-                out, study, f"shortfall_{index}", minus=f"shortfall_{base_index}"))
-            paired.append({"strategy": cases[index].strategy,
-                           "baseline": cases[base_index].strategy,
-                           **cases[index].point, **stats})
+    pairs = [(start + offset, start + study.baseline)
+             for start in range(0, len(cases), per_point)
+             for offset in range(per_point) if offset != study.baseline]
+    summaries, differences, moments = summarise_blocks(
+        _study_blocks(out, study, len(cases), progress),
+        [case.config.market.shares * case.config.market.price for case in cases],
+        [case.config.market.risk_aversion for case in cases], pairs, progress,
+        len(study.blocks()))
+    holdings = slice(len(cases), 2 * len(cases))
+    final = np.maximum(np.abs(moments.low[holdings]), np.abs(moments.high[holdings]))
+    rows = [{"case": case.label, "strategy": case.strategy, **case.point, **stats,
+             "max_abs_final_holdings": float(final[index])}
+            for index, (case, stats) in enumerate(zip(cases, summaries))]
+    paired = [{"strategy": cases[index].strategy, "baseline": cases[base].strategy,
+               **cases[index].point, **stats}
+              for (index, base), stats in zip(pairs, differences)]
     return StudyResults(pd.DataFrame(rows), pd.DataFrame(paired), out)
 
 

@@ -22,9 +22,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from acsim.agents.policies import StrategyParameters, strategy
-from acsim.simulator.config import SimulationConfig, build_config, read_toml
-from acsim.simulator.plots import errorbar_panels, save_figure
+from acsim.simulator.config import (
+    SECTIONS,
+    SimulationConfig,
+    build_config,
+    config_parameters,
+    read_toml,
+)
+from acsim.simulator.plots import errorbar_panels, parameter_label, save_figure, strategy_colours
 from acsim.simulator.study import Study, StudyResults, strategy_label
 from acsim.strategies.components import is_path
 from acsim.strategies.errors import ParameterError
@@ -120,8 +128,174 @@ def read_study(path: str | Path) -> dict:
             "baseline": canonical.index(baseline)}
 
 
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _shown(table: str, key: str, value: object) -> str:
+    """A configuration value as people write it (side 1 -> sell, 0.0025 -> 0.0025)."""
+    display = next((item.declaration.allowed.display for section, item in config_parameters()
+                    if section == table and item.name == key), None)
+    return display(value) if display is not None else _number(value)
+
+
+def _short(key: str) -> str:
+    """'extended.coupling' -> 'coupling'; 'beliefs.extended.coupling' -> 'believed coupling'."""
+    return ("believed " if key.startswith("beliefs.") else "") + key.split(".")[-1]
+
+
+def baseline_label(study: Study) -> str:
+    return strategy_label(study.strategies[study.baseline])
+
+
+def describe_study(study: Study) -> list[str]:
+    """What a study ran: cases, episodes and seed, strategies and baseline, the sweep, the
+    market, extended and ensemble tables as used, and every key that differs from the
+    defaults."""
+    base = study.base
+    used, defaults = base.to_dict(), SimulationConfig().to_dict()
+    points = len(study.points())
+    lines = [f"{len(study.strategies)} strategies × {points} sweep point"
+             f"{'s' if points > 1 else ''} = {len(study.strategies) * points} cases; "
+             f"{base.episodes:,} episodes per case on common random numbers (every case sees "
+             f"the same episodes); root seed {base.seed}",
+             f"strategies: {', '.join(strategy_label(s) for s in study.strategies)}; paired "
+             f"differences against {baseline_label(study)}"]
+    lines += [f"swept: {parameter_label(key)} = {', '.join(_number(v) for v in values)}"
+              for key, values in study.sweep.items()]
+    for table in ("market", "extended", "ensemble"):
+        lines.append(f"[{table}] " + ", ".join(
+            f"{key} = {'swept' if f'{table}.{key}' in study.sweep else _shown(table, key, value)}"
+            for key, value in used[table].items()))
+    changed = [f"{table}.{key} = {_shown(table, key, value)} "
+               f"(default {_shown(table, key, defaults[table][key])})"
+               for table in SECTIONS for key, value in used[table].items()
+               if value != defaults[table][key] and f"{table}.{key}" not in study.sweep]
+    changed += [f"beliefs.{table}.{key} = {_number(value)}"
+                for table, values in used["beliefs"].items() for key, value in values.items()]
+    lines.append("differs from the defaults: " + ("; ".join(changed) if changed else
+                                                  "nothing (the paper's synthetic setting)"))
+    return lines
+
+
+def _tables(results: StudyResults, study: Study) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows of cells) of the summary and the paired table."""
+    summary, paired = results.summary, results.paired
+    keys = list(study.sweep)
+    baseline = baseline_label(study)
+    tables = [("Implementation shortfall and utility E + λV per strategy (currency; mean and "
+               "95% interval half-width; utility is what AC minimises)",
+               ["strategy", *map(_short, keys), "mean IS", "± 95%", "bps", "std", "VaR95",
+                "CVaR95", "utility", "± 95%"],
+               [[row["strategy"], *(_number(row[k]) for k in keys), f"{row['mean_is']:,.3f}",
+                 f"{row['mean_is'] - row['ci95_low']:,.3f}", f"{row['mean_is_bps']:.3f}",
+                 f"{row['std_is']:,.2f}", f"{row['var95']:,.2f}", f"{row['cvar95']:,.2f}",
+                 f"{row['utility']:,.3f}", f"{row['utility'] - row['utility_ci95_low']:,.3f}"]
+                for _, row in summary.iterrows()])]
+    if not paired.empty:
+        tables.append((f"Paired differences against {baseline} on the same episodes "
+                       f"(currency; negative: cheaper than {baseline})",
+                       ["strategy", *map(_short, keys), f"IS − IS({baseline})", "95% CI",
+                        f"utility − utility({baseline})", "95% CI"],
+                       [[row["strategy"], *(_number(row[k]) for k in keys),
+                         f"{row['mean_difference']:,.3f}",
+                         f"[{row['ci95_low']:,.3f}, {row['ci95_high']:,.3f}]",
+                         f"{row['utility_difference']:,.3f}",
+                         f"[{row['utility_difference_ci95_low']:,.3f}, "
+                         f"{row['utility_difference_ci95_high']:,.3f}]"]
+                        for _, row in paired.iterrows()]))
+    return tables
+
+
+def _significance(low: pd.Series, high: pd.Series) -> str:
+    """'lower at 3, higher at 0, not significantly different at 1 of 4 points' (95%)."""
+    lower, higher = int((high < 0).sum()), int((low > 0).sum())
+    if len(low) == 1:
+        return ("significantly lower" if lower else "significantly higher" if higher
+                else "not significantly different")
+    return (f"lower at {lower}, higher at {higher}, not significantly different at "
+            f"{len(low) - lower - higher} of {len(low)} sweep points")
+
+
+def tied(names: pd.Series) -> str:
+    """'twap', or 'ac-adaptive = extended/model (tied)' when several share the minimum."""
+    return names.iloc[0] if len(names) == 1 else " = ".join(names) + " (tied)"
+
+
+def interpretation(results: StudyResults, study: Study) -> list[str]:
+    """Sentences saying which strategy is cheapest on mean IS and on utility E + λV, and
+    whether each paired difference against the baseline is significant (95% intervals)."""
+    summary, paired = results.summary, results.paired
+    keys = list(study.sweep)
+    groups = [group for _, group in summary.groupby(keys, sort=False)] if keys else [summary]
+    lines = []
+    for measure, column in (("mean IS", "mean_is"), ("utility E + λV", "utility")):
+        cheapest = [tied(group.loc[group[column] == group[column].min(), "strategy"])
+                    for group in groups]
+        if len(groups) == 1:
+            text = f"{cheapest[0]} ({groups[0][column].min():,.3f})"
+        else:
+            counts = pd.Series(cheapest).value_counts()
+            text = ", ".join(f"{name} at {count} of {len(groups)} sweep points"
+                             for name, count in counts.items())
+        lines.append(f"Cheapest on {measure}: {text}.")
+    baseline = baseline_label(study)
+    for name, rows in (paired.groupby("strategy", sort=False) if not paired.empty else []):
+        shortfall = _significance(rows["ci95_low"], rows["ci95_high"])
+        utility = _significance(rows["utility_difference_ci95_low"],
+                                rows["utility_difference_ci95_high"])
+        lines.append(f"{name} − {baseline}: IS {shortfall}; utility {utility} "
+                     "(paired 95% intervals).")
+    lines.append("Utility E + λV (λ: the market's risk aversion) is what Almgren-Chriss "
+                 "minimises: a strategy can be cheaper on mean IS and still worse on utility "
+                 "when it carries more risk.")
+    return lines
+
+
+def _text_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    def line(cells: list[str]) -> str:
+        return "  " + "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                                for i, (cell, width) in enumerate(zip(cells, widths)))
+    return [title, line(header), *map(line, rows)]
+
+
+def _markdown_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    return [f"## {title}", "", "| " + " | ".join(header) + " |",
+            "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|",
+            *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+def format_tables(results: StudyResults, study: Study) -> str:
+    """What `acsim run` prints: what was run, the summary and paired tables, and what they
+    say."""
+    lines = ["Study: " + describe_study(study)[0], *(f"  {line}" for line in
+                                                   describe_study(study)[1:]), ""]
+    for table in _tables(results, study):
+        lines += [*_text_table(*table), ""]
+    lines += interpretation(results, study)
+    lines.append(f"\nTables, Parquet, figures and report.md: {results.out}/")
+    return "\n".join(lines)
+
+
+def report_markdown(results: StudyResults, study: Study, figures: list[Path]) -> str:
+    """report.md of a study: what was run, the tables, what they say, the figures."""
+    lines = ["# acsim run: study report", "", *(f"- {line}" for line in describe_study(study)),
+             ""]
+    for table in _tables(results, study):
+        lines += _markdown_table(*table)
+    lines += ["## What it says", "", *(f"- {line}" for line in interpretation(results, study)),
+              ""]
+    if figures:
+        lines += ["## Figures", ""]
+        lines += [f"![{path.stem}](figures/{path.name})" for path in figures]
+    lines.append("")
+    return "\n".join(lines)
+
+
 def write_outputs(results: StudyResults, study: Study) -> list[Path]:
-    """Tables (CSV and Parquet) and figures of a finished study in its output directory."""
+    """Every file `acsim run` writes besides the blocks and the manifest, in its output
+    directory: the tables (CSV and Parquet), the figures and report.md."""
     out = results.out
     written = []
     for name, frame in (("summary", results.summary), ("paired", results.paired)):
@@ -130,48 +304,38 @@ def write_outputs(results: StudyResults, study: Study) -> list[Path]:
         frame.to_csv(out / f"{name}.csv", index=False)
         frame.to_parquet(out / f"{name}.parquet", index=False)
         written += [out / f"{name}.csv", out / f"{name}.parquet"]
+    figures = []
     if study.sweep:
-        figures = out / "figures"
-        figures.mkdir(exist_ok=True)
+        (out / "figures").mkdir(exist_ok=True)
         keys = list(study.sweep)
         x, panel, rest = keys[0], (keys[1] if len(keys) > 1 else None), keys[2:]
         name = x.split(".")[-1]
-        for frame, value, label, stem in (
-                (results.summary, "mean_is", "mean implementation shortfall (currency, ±95% CI)",
-                 "shortfall"),
-                (results.paired, "mean_difference", "IS − IS(baseline), paired (currency, "
-                 "±95% CI)", "paired")):
+        baseline = baseline_label(study)
+        colours = strategy_colours([strategy_label(s) for s in study.strategies])
+        runs = f"\n{study.base.episodes:,} episodes per case, seed {study.base.seed}"
+        for frame, value, interval, label, title, stem in (
+                (results.summary, "mean_is", ("ci95_low", "ci95_high"),
+                 "mean IS (currency, ±95% CI)",
+                 f"Mean implementation shortfall per strategy{runs}", "shortfall"),
+                (results.summary, "utility", ("utility_ci95_low", "utility_ci95_high"),
+                 "utility E + λV (currency, ±95% CI)",
+                 f"Utility E + λV per strategy (what AC minimises){runs}", "utility"),
+                (results.paired, "mean_difference", ("ci95_low", "ci95_high"),
+                 f"IS − IS({baseline}) (currency, ±95% CI)",
+                 f"Paired: IS − IS({baseline}) on the same episodes{runs}", "paired"),
+                (results.paired, "utility_difference",
+                 ("utility_difference_ci95_low", "utility_difference_ci95_high"),
+                 f"utility − utility({baseline}) (currency, ±95% CI)",
+                 f"Paired: utility − utility({baseline}), same episodes{runs}",
+                 "paired_utility")):
             if frame.empty:
                 continue
             lines = frame.assign(line=frame["strategy"] + frame[rest].astype(str).apply(
                 lambda row: "".join(f" {k.split('.')[-1]}={v}" for k, v in row.items()),
                 axis=1) if rest else frame["strategy"])
-            figure = errorbar_panels(lines, x, value, label, panel=panel, group="line")
-            written.append(save_figure(figure, figures / f"{stem}_vs_{name}.png"))
-    return written
-
-
-def format_tables(results: StudyResults) -> str:
-    """The summary and paired-difference tables for the terminal."""
-    summary = results.summary
-    keys = [c for c in summary.columns if "." in c]
-    lines = ["Implementation shortfall per strategy (currency; mean ± 95% CI, common random "
-             "numbers)"]
-    header = "".join(f"{k.split('.')[-1]:>12}" for k in keys)
-    lines.append(f"  {'strategy':<26}{header}{'mean IS':>12}{'± CI':>10}{'bps':>9}"
-                 f"{'std':>10}{'VaR95':>10}{'CVaR95':>10}")
-    for _, row in summary.iterrows():
-        point = "".join(f"{row[k]!s:>12}" for k in keys)
-        lines.append(f"  {row['strategy']:<26}{point}{row['mean_is']:>12.3f}"
-                     f"{row['mean_is'] - row['ci95_low']:>10.3f}{row['mean_is_bps']:>9.3f}"
-                     f"{row['std_is']:>10.2f}{row['var95']:>10.2f}{row['cvar95']:>10.2f}")
-    if not results.paired.empty:
-        paired = results.paired
-        lines += ["", f"Paired difference against {paired['baseline'].iloc[0]} "
-                      "(negative: cheaper than the baseline)"]
-        for _, row in paired.iterrows():
-            point = "".join(f"{row[k]!s:>12}" for k in keys)
-            lines.append(f"  {row['strategy']:<26}{point}{row['mean_difference']:>12.3f}"
-                         f"  95% CI [{row['ci95_low']:.3f}, {row['ci95_high']:.3f}]")
-    lines.append(f"\nTables, Parquet and figures: {results.out}/")
-    return "\n".join(lines)
+            figure = errorbar_panels(lines, x, value, label, panel=panel, group="line",
+                                     title=title, interval=interval, colours=colours)
+            figures.append(save_figure(figure, out / "figures" / f"{stem}_vs_{name}.png"))
+    report = out / "report.md"
+    report.write_text(report_markdown(results, study, figures))
+    return written + figures + [report]

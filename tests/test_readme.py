@@ -4,11 +4,14 @@ commands that .ci/run executes.
 
 Oracles: the objects the examples build, checked against closed forms and counts written here
 (the AC holdings of MODEL §3a for the README's problem, the study's shape, the custom policy's
-trades); the TOML examples load as a configuration and as a study.
+trades); the TOML examples are the files docs/examples/*.toml, load as a configuration and as a
+study, and run (`acsim run` with 40 episodes, `acsim simulate` with 3): exit 0, the expected
+number of rows, finite numbers.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import types
@@ -18,6 +21,7 @@ import numpy as np
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+EXAMPLES = README.parent / "docs" / "examples"
 
 
 def python_blocks() -> list[str]:
@@ -28,20 +32,61 @@ def toml_blocks() -> list[str]:
     return re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_the_configuration_and_study_examples_load(tmp_path):
+def test_the_toml_blocks_are_the_example_files():
+    assert toml_blocks() == [(EXAMPLES / "config.toml").read_text(),
+                             (EXAMPLES / "study.toml").read_text()]
+    text = README.read_text()
+    assert "docs/examples/config.toml" in text and "docs/examples/study.toml" in text
+    assert "source .venv/bin/activate" in text and ".venv/bin/acsim" in text
+
+
+def test_the_configuration_and_study_examples_load():
     from acsim.simulator.config import load_config
     from acsim.simulator.study_files import load_study
 
-    configuration, study = toml_blocks()
-    (tmp_path / "config.toml").write_text(configuration)
-    (tmp_path / "study.toml").write_text(study)
-    config = load_config(tmp_path / "config.toml")
+    config = load_config(EXAMPLES / "config.toml")
     assert config.extended.coupling == 0.005 and config.strategy.options["forecast"] == "model"
     assert config.planning_beliefs().extended.coupling == 0.0
-    loaded = load_study(tmp_path / "study.toml")
+    loaded = load_study(EXAMPLES / "study.toml")
     assert len(loaded.cases()) == 4 * 3 * 2
     assert [case.strategy for case in loaded.cases()[:4]] == [
         "twap", "ac-adaptive", "extended/model", "extended/none"]
+
+
+def finite_numbers(rows: list[dict]) -> bool:
+    return all(np.isfinite(value) for row in rows for value in row.values()
+               if isinstance(value, float))
+
+
+def test_the_example_study_runs_through_acsim_run(tmp_path, capsys):
+    from acsim.experiments.cli import main
+
+    out = tmp_path / "out"
+    capsys.readouterr()
+    code = main(["run", str(EXAMPLES / "study.toml"), "--episodes", "40", "--out", str(out),
+                 "--backend", "inline", "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    printed = json.loads(captured.out)
+    assert len(printed["summary"]) == 24 and len(printed["paired"]) == 18
+    assert {row["episodes"] for row in printed["summary"]} == {40}
+    assert finite_numbers(printed["summary"]) and finite_numbers(printed["paired"])
+    assert (out / "report.md").is_file()
+    assert "root seed 7" in printed["study"][0] and "40 episodes per case" in printed["study"][0]
+    assert any(line.startswith("Cheapest on mean IS:") for line in printed["interpretation"])
+
+
+def test_the_example_configuration_runs_through_acsim_simulate(capsys):
+    from acsim.experiments.cli import main
+
+    capsys.readouterr()
+    code = main(["simulate", "--config", str(EXAMPLES / "config.toml"), "--episodes", "3",
+                 "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    printed = json.loads(captured.out)
+    assert printed["episodes"] == 3 and printed["strategy"] == "extended/model"
+    assert printed["seed"] == 7 and finite_numbers([printed])
 
 
 def test_quick_start_has_exactly_the_two_commands():

@@ -99,6 +99,7 @@ def test_simulate_table_output(capsys):
                                       "--horizon", "5"])
     assert code == 0, err
     assert "mean IS" in out and "CVaR 95%" in out and "5 episodes" in out
+    assert "utility" in out and "E + λV" in out
 
 
 def test_simulate_console_script_json():

@@ -28,8 +28,14 @@ import pytest
 
 from acsim.agents.policies import strategy
 from acsim.experiments.cli import main
+from acsim.simulator import study as study_module
 from acsim.simulator.study import load_episodes, run_study
-from acsim.simulator.study_files import DEFAULT_STUDY, load_study, parse_strategy
+from acsim.simulator.study_files import (
+    DEFAULT_STUDY,
+    describe_study,
+    load_study,
+    parse_strategy,
+)
 from acsim.strategies.errors import ParameterError
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
@@ -63,7 +69,8 @@ def test_run_writes_every_output(default_run):
                  "manifest.json"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     figures = sorted((out / "figures").glob("*.png"))
-    assert [f.name for f in figures] == ["paired_vs_coupling.png", "shortfall_vs_coupling.png"]
+    assert [f.name for f in figures] == ["paired_utility_vs_coupling.png", "paired_vs_coupling.png",
+                                         "shortfall_vs_coupling.png", "utility_vs_coupling.png"]
     for figure in figures:
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (out / "blocks").iterdir()) == [
@@ -71,7 +78,8 @@ def test_run_writes_every_output(default_run):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["base"]["simulation"] == {"episodes": EPISODES, "seed": 0}
     assert len(manifest["cases"]) == 12
-    assert "ac-adaptive" in stdout and "Paired difference" in stdout
+    assert "ac-adaptive" in stdout and "Paired differences against ac-adaptive" in stdout
+    assert (out / "report.md").is_file()
     # CSV and Parquet hold the same tables
     for name in ("summary", "paired"):
         pd.testing.assert_frame_equal(read_csv(out / f"{name}.csv"),
@@ -99,6 +107,14 @@ def test_summary_equals_statistics_recomputed_from_the_episodes(default_run):
         notional = 1000.0 * 100.0  # the default market: 1,000 shares at 100
         assert row["mean_is_bps"] == pytest.approx(1e4 * np.mean(values) / notional, rel=1e-12)
         assert row["max_abs_final_holdings"] == 0.0
+        # utility E + λV with its delta-method interval, λ = 0.002 (the default market)
+        variance = np.var(values, ddof=1)
+        assert row["utility"] == pytest.approx(np.mean(values) + 0.002 * variance, rel=1e-12)
+        psi = (values - values.mean()) + 0.002 * ((values - values.mean()) ** 2 - variance)
+        stderr = np.std(psi, ddof=1) / np.sqrt(EPISODES)
+        assert row["utility_stderr"] == pytest.approx(stderr, rel=1e-9)
+        assert row["utility_ci95_high"] - row["utility"] == pytest.approx(1.959963984540054
+                                                                          * stderr, rel=1e-9)
 
 
 def test_paired_table_equals_differences_recomputed_from_the_episodes(default_run):
@@ -115,6 +131,10 @@ def test_paired_table_equals_differences_recomputed_from_the_episodes(default_ru
         scale = np.max(np.abs(base["shortfall"]))
         assert abs(row["mean_difference"] - np.mean(difference)) <= 1e-12 * scale
         assert abs(row["std_difference"] - np.std(difference, ddof=1)) <= 1e-12 * scale
+        psi = [(x - x.mean()) + 0.002 * ((x - x.mean()) ** 2 - np.var(x, ddof=1))
+               for x in (ours["shortfall"].to_numpy(), base["shortfall"].to_numpy())]
+        stderr = np.std(psi[0] - psi[1], ddof=1) / np.sqrt(EPISODES)
+        assert row["utility_difference_stderr"] == pytest.approx(stderr, rel=1e-9)
     model_at_zero = paired[(paired["strategy"] == "extended/model")
                            & (paired["extended.coupling"] == 0.0)]
     assert model_at_zero["mean_difference"].tolist() == [0.0]
@@ -129,6 +149,52 @@ def test_cli_tables_equal_run_study_on_the_default_study(default_run, tmp_path):
         written = pd.read_parquet(out / f"{name}.parquet")
         pd.testing.assert_frame_equal(frame, written, check_exact=True)
         assert frame.equals(written), name
+
+
+def test_screen_and_report_say_what_was_run_and_what_it_means(default_run):
+    """The sentences against the tables: the cheapest strategy at each coupling (ties named
+    together: adaptive and extended AC coincide at coupling 0) and how many paired intervals
+    lie below 0, above 0 or straddle it."""
+    out, stdout = default_run
+    report = (out / "report.md").read_text()
+    summary = pd.read_parquet(out / "summary.parquet")
+    paired = pd.read_parquet(out / "paired.parquet")
+    for text in (stdout, report):
+        for phrase in (f"{EPISODES:,} episodes per case", "root seed 0",
+                       "[market] shares = 1000", "risk_aversion = 0.002",
+                       "paired differences against ac-adaptive",
+                       "differs from the defaults: nothing", "IS − IS(ac-adaptive)",
+                       "utility − utility(ac-adaptive)"):
+            assert phrase in text, phrase
+        lines = text.splitlines()
+        for measure, column in (("mean IS", "mean_is"), ("utility E + λV", "utility")):
+            line = next(line for line in lines if f"Cheapest on {measure}:" in line)
+            cheapest = [" = ".join(rows.loc[rows[column] == rows[column].min(), "strategy"])
+                        + (" (tied)" if (rows[column] == rows[column].min()).sum() > 1 else "")
+                        for _, rows in summary.groupby("extended.coupling")]
+            for name in set(cheapest):
+                assert f"{name} at {cheapest.count(name)} of 4 sweep points" in line, line
+        for name, rows in paired.groupby("strategy"):
+            line = next(line for line in lines if line.lstrip("- ").startswith(
+                f"{name} − ac-adaptive:"))
+            for measure, low, high in (("IS", "ci95_low", "ci95_high"),
+                                       ("utility", "utility_difference_ci95_low",
+                                        "utility_difference_ci95_high")):
+                lower, higher = (rows[high] < 0).sum(), (rows[low] > 0).sum()
+                assert (f"{measure} lower at {lower}, higher at {higher}, not significantly "
+                        f"different at {4 - lower - higher} of 4") in line, line
+    assert "![paired_vs_coupling](figures/paired_vs_coupling.png)" in report
+
+
+def test_streaming_summary_equals_the_one_read_summary(default_run, monkeypatch):
+    """Blocks read at every pass (a memory budget of 0 bytes) give the tables written."""
+    out, _ = default_run
+    study = dataclasses.replace(DEFAULT_STUDY, base=DEFAULT_STUDY.base.replace(
+        simulation={"episodes": EPISODES}))
+    monkeypatch.setattr(study_module, "SUMMARY_MEMORY", 0)
+    streamed = study_module.summarise_study(study, out)
+    assert streamed.summary.equals(pd.read_parquet(out / "summary.parquet"))
+    assert streamed.paired.equals(pd.read_parquet(out / "paired.parquet"))
 
 
 def test_rerun_is_a_no_op_with_the_same_output(default_run, capsys):
@@ -147,8 +213,9 @@ def test_rerun_is_a_no_op_with_the_same_output(default_run, capsys):
         assert pd.read_parquet(out / name).equals(frame), name
     assert pd.DataFrame(printed["summary"]).equals(frames["summary.parquet"])
     assert sorted(Path(p).name for p in printed["files"]) == sorted(
-        ["summary.csv", "summary.parquet", "paired.csv", "paired.parquet",
-         "shortfall_vs_coupling.png", "paired_vs_coupling.png"])
+        ["summary.csv", "summary.parquet", "paired.csv", "paired.parquet", "report.md",
+         "shortfall_vs_coupling.png", "utility_vs_coupling.png", "paired_vs_coupling.png",
+         "paired_utility_vs_coupling.png"])
 
 
 # --- study files -----------------------------------------------------------------------
@@ -200,6 +267,18 @@ def test_load_study_reads_strategies_baseline_sweep_and_configuration(tmp_path):
     assert cases[4].config.market.risk_aversion == 0.004
     assert cases[-1].config.extended.coupling == 0.02
     assert cases[-1].config.market.side == -1
+
+
+def test_the_parameters_that_differ_from_the_defaults_are_named(tmp_path):
+    lines = describe_study(load_study(write(tmp_path, STUDY_FILE)))
+    assert lines[0].startswith("3 strategies × 4 sweep points = 12 cases; 300 episodes per case")
+    assert lines[0].endswith("root seed 5")
+    changed = lines[-1]
+    for phrase in ("market.steps = 10 (default 20)", "market.horizon = 10 (default 20)",
+                   "market.side = buy (default sell)", "ensemble.agents = 20 (default 100)"):
+        assert phrase in changed, phrase
+    assert "[extended] coupling = swept, self_alpha = 0" in lines
+    assert "risk_aversion" not in changed and "coupling" not in changed  # swept: not a default
 
 
 def test_run_with_a_study_file(tmp_path, capsys):

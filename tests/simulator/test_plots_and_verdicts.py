@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,6 +43,37 @@ def test_errorbar_panels_words_independent_axes_and_legend_outside():
         assert axes.get_legend() is None  # the one legend belongs to the figure
     assert len(figure.legends) == 1
     assert right.get_ylim()[1] > 200 and left.get_ylim()[1] < 10  # not one shared y-axis
+    plots.plt.close(figure)
+
+
+def test_one_colour_per_strategy_and_axes_that_show_the_effect():
+    """Built-in strategies keep their colour whatever else is drawn; others get distinct
+    unused colours; every line is drawn in its strategy's colour; a y-axis of values far from
+    0 is not stretched to 0, and a zero line is drawn only where 0 is in view."""
+    colours = plots.strategy_colours(["mine", "twap", "ac-adaptive+no-buyback", "twap"])
+    again = plots.strategy_colours(["ac-adaptive", "twap"])
+    assert colours["twap"] == again["twap"] == plots.STRATEGY_COLOURS["twap"]
+    assert len(set(colours.values())) == 3
+    assert not set(colours.values()) - {plots.STRATEGY_COLOURS["twap"]} & set(
+        plots.STRATEGY_COLOURS.values())
+    frame = pd.DataFrame({"strategy": ["twap", "twap", "mine", "mine"],
+                          "extended.coupling": [0.0, 0.01] * 2,
+                          "mean_is": [100.0, 100.5, 101.0, 101.2]})
+    frame["ci95_low"], frame["ci95_high"] = frame["mean_is"] - 0.1, frame["mean_is"] + 0.1
+    figure = plots.errorbar_panels(frame, "extended.coupling", "mean_is", "IS (currency)",
+                                   title="Mean IS", colours=colours)
+    axes = figure.axes[0]
+    assert figure._suptitle.get_text() == "Mean IS"
+    assert axes.get_ylim()[0] > 99.0  # not forced down to 0
+    assert not any(list(line.get_ydata()) == [0.0, 0.0] for line in axes.get_lines())
+    drawn = {container.get_label(): matplotlib.colors.to_hex(container.lines[0].get_color())
+             for container in axes.containers}
+    assert drawn == {name: matplotlib.colors.to_hex(colours[name]) for name in ("twap", "mine")}
+    plots.plt.close(figure)
+    frame["mean_is"] -= 100.7  # now straddling 0: the zero line is drawn
+    frame["ci95_low"], frame["ci95_high"] = frame["mean_is"] - 0.1, frame["mean_is"] + 0.1
+    figure = plots.errorbar_panels(frame, "extended.coupling", "mean_is", "IS (currency)")
+    assert any(list(line.get_ydata()) == [0.0, 0.0] for line in figure.axes[0].get_lines())
     plots.plt.close(figure)
 
 
