@@ -22,8 +22,9 @@ Cases:
                     equality-constrained plan oversells and buys back), extended AC without a
                     field forecast
   adverse-no-buyback  the same with trades >= 0
-A no-buy-back case also runs `naive-active-set`, its planner as it was before the batched
-solver (the per-episode numpy active set), and is compared with its unconstrained twin.
+A no-buy-back case (paper-no-buyback too) also runs `naive-active-set`, its planner as it was
+before the batched solver (the per-episode numpy active set), and is compared with its
+unconstrained twin (paper, day-extended, adverse).
 The fast engine runs a study through the process pool (all cores) and, for reference, in one
 process; the Mesa engine and the naive loop run fewer episodes (reported per row).
 """
@@ -224,7 +225,7 @@ CASE_SIZES = {"paper": (1.0, None), "paper-no-buyback": (0.1, None), "ac-390": (
               "day-extended": (0.01, 0), "day-no-buyback": (0.01, 0), "adverse": (0.1, 0),
               "adverse-no-buyback": (0.1, 0)}
 # no-buy-back case: its unconstrained twin and the episodes of its naive-active-set baseline
-NO_BUYBACK_TWINS = {"day-no-buyback": ("day-extended", 16),
+NO_BUYBACK_TWINS = {"paper-no-buyback": ("paper", 4096), "day-no-buyback": ("day-extended", 16),
                     "adverse-no-buyback": ("adverse", 256)}
 
 

@@ -111,20 +111,28 @@ class LinearGains:
 
 
 def no_buyback_plans(inputs: PlanningInputs, holdings: np.ndarray,
-                     resting: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     resting: np.ndarray | None = None, *,
+                     primal_dual_rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact optimum with n_k >= 0 (a seller never buys back) of every episode, in one
     compiled call (`acsim.strategies.no_buyback_kernels`).
 
-    inputs.drift: (E, m) (currency per share per time unit); holdings: x_0 >= 0 in shares,
+    inputs.drift: (E, m), price units per time unit; holdings: x_0 >= 0 in shares,
     shape (E,). resting: a guessed working set, (E, m + 1) booleans, True where n_k = 0
     (column 0 unused; None: guess where the equality-constrained plan buys back). The guess
     changes the work, not the optimum: the previous step's working set, shifted by a step,
-    is usually the answer. Returns (x_0..x_m of shape (E, m + 1), the optimal working sets).
+    is usually the answer. primal_dual_rounds: how many rounds may change the working set
+    wholesale before the primal active set, one step at a time, takes over (None: the kernel's
+    PRIMAL_DUAL_ROUNDS; 0: the primal active set alone). Returns (x_0..x_m of shape
+    (E, m + 1), the optimal working sets).
     Where the equality-constrained plan never buys back it is returned unchanged (the same
     digits as `optimal_holdings`). Every trade is >= 0, resting ones exactly 0. Raises
     InfeasibleProblemError for x_0 < 0, SolverError naming episodes that did not converge.
     """
-    from acsim.strategies.no_buyback_kernels import NOT_CONVERGED, solve_batch
+    from acsim.strategies.no_buyback_kernels import (
+        NOT_CONVERGED,
+        PRIMAL_DUAL_ROUNDS,
+        solve_batch,
+    )
 
     drift = np.ascontiguousarray(inputs.drift, dtype=float)
     episodes, steps = drift.shape
@@ -144,11 +152,12 @@ def no_buyback_plans(inputs: PlanningInputs, holdings: np.ndarray,
     ratio = tau**2 / impact  # and of the per-episode active set's level systems
     iterations = solve_batch(start, drift, guess, path, 2.0 + 2.0 * free_scale * urgency,
                              free_scale, urgency * ratio, 0.5 * ratio, impact / tau, urgency,
-                             tau)
+                             tau, PRIMAL_DUAL_ROUNDS if primal_dual_rounds is None
+                             else primal_dual_rounds)
     failed = np.flatnonzero(iterations == NOT_CONVERGED)
     if failed.size:
         raise SolverError(f"no-buy-back active set did not converge in {20 * steps + 20} "
-                          f"iterations for episode(s) {failed[:10]}")
+                          f"primal iterations for episode(s) {failed[:10]}")
     return path, guess
 
 

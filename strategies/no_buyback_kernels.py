@@ -17,7 +17,8 @@ import numpy as np
 # Episode status returned by `solve_batch` besides an iteration count >= 0.
 NOT_CONVERGED = -1
 # Primal-dual rounds (every wrong step of the working set changed at once) before the primal
-# active set (one step at a time, sure to finish) takes over.
+# active set (one step at a time, sure to finish) takes over; on the tests' random cases the
+# rounds settle within 10, from any guess.
 PRIMAL_DUAL_ROUNDS = 20
 
 # The per-episode kernels allocate nothing (the batch driver owns every array), so they are
@@ -172,14 +173,14 @@ def _finish(start, drift, free_scale, tables, target, path, count, iterations):
 
 @NO_ALLOCATION
 def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_ratio,
-                   impact_rate, urgency, tau, tables, work, trading):
+                   impact_rate, urgency, tau, rounds, tables, work, trading):
     """One episode's no-buy-back plan into path; returns the iterations (0 when the
     equality-constrained plan never buys back) or NOT_CONVERGED.
 
     resting[1..m] is the guessed working set on entry (steps held at zero trade; none or all:
     guess from the equality-constrained plan, resting where it does not sell) and the optimal
     one on exit. Each iteration solves the optimum for the working set (`_level_plan`).
-    First up to PRIMAL_DUAL_ROUNDS primal-dual rounds: rest every trading step whose trade
+    First up to `rounds` primal-dual rounds: rest every trading step whose trade
     would be negative, free every resting step whose multiplier is below -tolerance; if the
     working set stands still, it is optimal. Then, if they have not settled (they may cycle),
     the primal active set from a feasible path: move towards the working set's optimum, stop
@@ -214,7 +215,7 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
     tolerance = 1e-12 * scale
     urgency_tau = urgency * tau
 
-    for iteration in range(PRIMAL_DUAL_ROUNDS):
+    for iteration in range(rounds):
         _level_plan(start, prefix, resting, urgency_width, half_ratio, tables[2],
                             tables[3], target, trading, diagonal, factors, levels)
         changed, count = _primal_dual_round(target, drift, resting, trading[0], impact_rate,
@@ -235,7 +236,7 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
     for k in range(1, steps + 1):
         traded += not resting[k]
         path[k] = start - start * traded / count
-    for iteration in range(PRIMAL_DUAL_ROUNDS, PRIMAL_DUAL_ROUNDS + 20 * steps + 20):
+    for iteration in range(rounds, rounds + 20 * steps + 20):
         count = _level_plan(start, prefix, resting, urgency_width, half_ratio, tables[2],
                             tables[3], target, trading, diagonal, factors, levels)
         blocking, ratio = 0, np.inf
@@ -266,14 +267,15 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
 
 @numba.njit(cache=True, error_model="numpy")
 def solve_batch(start, drift, resting, path, free_diagonal, free_scale, urgency_width,
-                half_ratio, impact_rate, urgency, tau):
+                half_ratio, impact_rate, urgency, tau, rounds=PRIMAL_DUAL_ROUNDS):
     """Solve every episode (start (E,), drift (E, m)) into path (E, m + 1), resting (E, m + 1)
     the guessed working sets on entry and the optimal ones on exit (see `_solve_episode`);
     returns the iterations of every episode (NOT_CONVERGED where it failed).
 
     free_diagonal, free_scale: 2 + qτ²/η̃ and τ²/(2η̃) as `extended.optimal_holdings` computes
     them; urgency_width, half_ratio: qτ²/η̃ and τ²/(2η̃) as the level systems use them;
-    impact_rate η̃/τ; urgency q; tau τ.
+    impact_rate η̃/τ; urgency q; tau τ; rounds: the primal-dual rounds before the primal
+    active set takes over.
     """
     episodes, steps = drift.shape
     # the eliminations of the two constant-diagonal systems, shared by every episode:
@@ -289,5 +291,5 @@ def solve_batch(start, drift, resting, path, free_diagonal, free_scale, urgency_
     for e in range(episodes):
         iterations[e] = _solve_episode(start[e], drift[e], resting[e], path[e], free_scale,
                                        urgency_width, half_ratio, impact_rate, urgency, tau,
-                                       tables, work, trading)
+                                       rounds, tables, work, trading)
     return iterations

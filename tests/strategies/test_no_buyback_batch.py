@@ -16,8 +16,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acsim.strategies import ExecutionProblem, ExtendedParameters, SolverError, planning_inputs
-from acsim.strategies import no_buyback_kernels
+from acsim.strategies import (
+    ExecutionProblem,
+    ExtendedParameters,
+    SolverError,
+    no_buyback_kernels,
+    planning_inputs,
+)
 from acsim.strategies.extended import LinearPlanner, no_buyback_plans, optimal_holdings
 from acsim.strategies.parameters import PlanningInputs
 from acsim.strategies.reference import ReferencePlanner, active_set_holdings
@@ -46,16 +51,20 @@ def buys_back(plans: np.ndarray) -> np.ndarray:
     return np.any(np.diff(plans, axis=-1) > 0.0, axis=-1)
 
 
-def test_batch_equals_per_episode_active_set():
+@pytest.mark.parametrize("rounds", [None, 1, 0])
+def test_batch_equals_per_episode_active_set(rounds):
     """Every row of a batch equals the per-episode active set (to 1e-11 of the holdings
-    scale), on random cases of up to 60 steps where most rows need the constraint."""
+    scale), on random cases of up to 60 steps where most rows need the constraint; also when
+    the primal-dual rounds stop early from a random guess (1) or are skipped (0), so that the
+    primal active set finishes the work."""
     rng = np.random.default_rng(13)
     needing = rows = 0
     for _ in range(40):
         problem, extended, field = random_case(rng, max_steps=60)
         inputs, holdings = batch_of(planning_inputs(problem, extended, field), problem.shares,
                                     rng, 8)
-        plans, resting = no_buyback_plans(inputs, holdings)
+        guess = None if rounds is None else rng.random((8, inputs.steps + 1)) < 0.3
+        plans, resting = no_buyback_plans(inputs, holdings, guess, primal_dual_rounds=rounds)
         needing += int(np.sum(buys_back(optimal_holdings(inputs, holdings))))
         rows += holdings.shape[0]
         for row in range(holdings.shape[0]):
