@@ -28,27 +28,29 @@ NO_ALLOCATION = numba.njit(cache=True, error_model="numpy", _nrt=False)
 
 @NO_ALLOCATION
 def _eliminate(diagonal, factors, size):
-    """Forward elimination of tridiag(-1, diagonal, -1) as LAPACK dgtsv does it without row
-    interchanges (never needed here: every pivot is >= 1): diagonal becomes the pivots,
-    factors[i] the multiple of row i subtracted from row i + 1."""
-    for i in range(size - 1):
+    """Forward elimination of tridiag(-1, diagonal, -1) (Gaussian, no pivoting: every pivot
+    d_i is >= 1 here): factors[i] = -1/d_i, the multiple of row i subtracted from row i + 1
+    and, negated, the reciprocal of pivot i. diagonal is overwritten with the pivots."""
+    for i in range(size):
         factors[i] = -1.0 / diagonal[i]
-        diagonal[i + 1] = diagonal[i + 1] - factors[i] * -1.0
+        if i + 1 < size:
+            diagonal[i + 1] += factors[i]
 
 
 @NO_ALLOCATION
-def _substitute(rhs, factors, pivots, size):
-    """Solve in place with an eliminated matrix, with dgtsv's operations (its term -0·y_{i+2}
-    of the back substitution, which changes nothing but the sign of a zero, left out)."""
+def _substitute(rhs, factors, size):
+    """Solve in place with the factors of `_eliminate`: the divisions by the pivots are
+    multiplications by their reciprocals, so nothing but multiply-adds depends on the
+    previous unknown."""
     for i in range(size - 1):
-        rhs[i + 1] = rhs[i + 1] - factors[i] * rhs[i]
-    rhs[size - 1] = rhs[size - 1] / pivots[size - 1]
+        rhs[i + 1] -= factors[i] * rhs[i]
+    rhs[size - 1] *= -factors[size - 1]
     for i in range(size - 2, -1, -1):
-        rhs[i] = (rhs[i] - -1.0 * rhs[i + 1]) / pivots[i]
+        rhs[i] = (rhs[i] + rhs[i + 1]) * -factors[i]
 
 
 @NO_ALLOCATION
-def _free_plan(start, drift, free_scale, free_factors, free_pivots, path):
+def _free_plan(start, drift, free_scale, free_factors, path):
     """The equality-constrained plan x_0..x_m into path (as `extended.optimal_holdings`)."""
     steps = drift.shape[0]
     path[0] = start
@@ -58,44 +60,57 @@ def _free_plan(start, drift, free_scale, free_factors, free_pivots, path):
     for j in range(steps - 1):
         path[j + 1] = free_scale * drift[j]
     path[1] += start
-    _substitute(path[1:], free_factors, free_pivots, steps - 1)
+    _substitute(path[1:], free_factors, steps - 1)
 
 
 @NO_ALLOCATION
-def _level_plan(start, prefix, resting, urgency_width, half_ratio, level_factors,
-                level_pivots, path, trading, diagonal, factors, levels):
+def _level_plan(start, prefix, resting, urgency_width, half_ratio, level_factors, path,
+                trading, diagonal, factors, levels):
     """Optimum with the resting steps held at zero trade, into path; returns the number of
-    trading steps p (trading[0..p-1], 1-based).
+    trading steps p; trading[0] and trading[p - 1] are the first and the last (1-based).
 
     Holdings are constant between trading steps, so the unknowns are the p - 1 levels between
     consecutive trades: -y_{i-1} + (2 + qτ²w_i/η̃)·y_i - y_{i+1} = (τ²/2η̃)·Σ a over level i
     (w_i steps wide), with y_0 = x_0 and y_p = 0 (as the per-episode active set solves it).
     When the trading steps are consecutive every w_i is 1 and the elimination is the one
-    precomputed for the whole batch (level_factors, level_pivots).
+    precomputed for the whole batch (level_factors).
     """
     steps = path.shape[0] - 1
+    first, last = 1, steps
+    while resting[first]:
+        first += 1
+    while resting[last]:
+        last -= 1
     count = 0
-    for k in range(1, steps + 1):
-        if not resting[k]:
-            trading[count] = k
-            count += 1
-    for k in range(trading[0]):
+    for k in range(first, last + 1):
+        count += not resting[k]
+    for k in range(first):
         path[k] = start
-    for i in range(count - 1):
-        levels[i] = half_ratio * (prefix[trading[i + 1] - 1] - prefix[trading[i] - 1])
-    if count > 1:
+    if last - first == count - 1:  # consecutive trading steps: one step per level
+        trading[0], trading[count - 1] = first, last
+        for i in range(count - 1):
+            levels[i] = half_ratio * (prefix[first + i] - prefix[first + i - 1])
+        if count > 1:
+            levels[0] += start
+            _substitute(levels, level_factors, count - 1)
+        for i in range(count - 1):
+            path[first + i] = levels[i]
+    else:
+        count = 0
+        for k in range(first, last + 1):
+            if not resting[k]:
+                trading[count] = k
+                count += 1
+        for i in range(count - 1):
+            levels[i] = half_ratio * (prefix[trading[i + 1] - 1] - prefix[trading[i] - 1])
+            diagonal[i] = 2.0 + urgency_width * (trading[i + 1] - trading[i])
         levels[0] += start
-        if trading[count - 1] - trading[0] == count - 1:
-            _substitute(levels, level_factors, level_pivots, count - 1)
-        else:
-            for i in range(count - 1):
-                diagonal[i] = 2.0 + urgency_width * (trading[i + 1] - trading[i])
-            _eliminate(diagonal, factors, count - 1)
-            _substitute(levels, factors, diagonal, count - 1)
+        _eliminate(diagonal, factors, count - 1)
+        _substitute(levels, factors, count - 1)
         for i in range(count - 1):
             for k in range(trading[i], trading[i + 1]):
                 path[k] = levels[i]
-    for k in range(trading[count - 1], steps + 1):
+    for k in range(last, steps + 1):
         path[k] = 0.0
     return count
 
@@ -120,11 +135,17 @@ def _multipliers(path, drift, first_trade, impact_rate, urgency_tau, tau, multip
 
 
 @NO_ALLOCATION
-def _primal_dual_round(path, drift, resting, first_trade, impact_rate, urgency_tau, tau,
-                       tolerance):
+def _primal_dual_round(path, drift, resting, first_trade, last_trade, prefix, peaks,
+                       impact_rate, urgency_tau, tau, tolerance):
     """Update the working set from the optimum for it (path): rest every trading step whose
     trade is negative, free every resting step whose multiplier μ_k (as `_multipliers`) is
-    below -tolerance. Returns (whether anything changed, the number of trading steps)."""
+    below -tolerance. Returns (whether anything changed, the number of trading steps).
+
+    After the last trade L nothing is held, so there ∂U/∂x_j = -τa_j and μ_k = μ_{L+1} -
+    τ(prefix[k-1] - prefix[L]); those steps are visited only if the lowest of them,
+    μ_{L+1} - τ(peaks[L] - prefix[L]) with peaks[i] = max(prefix[i..m-1]), is below
+    -tolerance.
+    """
     steps = drift.shape[0]
     base = 0.0
     for k in range(1, first_trade):
@@ -133,7 +154,7 @@ def _primal_dual_round(path, drift, resting, first_trade, impact_rate, urgency_t
     multiplier = -base
     changed = False
     count = 0
-    for k in range(1, steps + 1):
+    for k in range(1, last_trade + 1):
         if resting[k] and multiplier < -tolerance:
             resting[k] = False
             changed = True
@@ -144,6 +165,13 @@ def _primal_dual_round(path, drift, resting, first_trade, impact_rate, urgency_t
         if k < steps:
             multiplier += (2.0 * impact_rate * (2.0 * path[k] - path[k - 1] - path[k + 1])
                            + 2.0 * urgency_tau * path[k] - tau * drift[k - 1])
+    if last_trade < steps and (multiplier - tau * (peaks[last_trade] - prefix[last_trade])
+                               < -tolerance):
+        for k in range(last_trade + 1, steps + 1):
+            if multiplier - tau * (prefix[k - 1] - prefix[last_trade]) < -tolerance:
+                resting[k] = False
+                changed = True
+                count += 1
     return changed, count
 
 
@@ -151,7 +179,7 @@ def _primal_dual_round(path, drift, resting, first_trade, impact_rate, urgency_t
 def _cold_guess(start, drift, free_scale, tables, path, resting):
     """Rest where the equality-constrained plan (into path) buys back or stands still;
     returns whether it buys back anywhere (if not, path is the answer)."""
-    _free_plan(start, drift, free_scale, tables[0], tables[1], path)
+    _free_plan(start, drift, free_scale, tables[0], path)
     buys = False
     for k in range(1, path.shape[0]):
         resting[k] = path[k] - path[k - 1] >= 0.0
@@ -164,7 +192,7 @@ def _finish(start, drift, free_scale, tables, target, path, count, iterations):
     """Write the optimum (target, or the equality-constrained plan when nothing rests, to
     its digits) into path; returns iterations."""
     if count == drift.shape[0]:
-        _free_plan(start, drift, free_scale, tables[0], tables[1], path)
+        _free_plan(start, drift, free_scale, tables[0], path)
     else:
         for k in range(path.shape[0]):
             path[k] = target[k]
@@ -190,8 +218,8 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
     (currency per share).
     """
     steps = drift.shape[0]
-    target, prefix, diagonal, factors, levels, multipliers = (work[0], work[1], work[2],
-                                                              work[3], work[4], work[5])
+    target, prefix, peaks, diagonal = work[0], work[1], work[2], work[3]
+    factors, levels, multipliers = work[4], work[5], work[6]
     resting[0] = False
     if start == 0.0 or steps == 1:
         path[0] = start
@@ -214,11 +242,15 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
         scale += tau * abs(drift[k - 1])
     tolerance = 1e-12 * scale
     urgency_tau = urgency * tau
+    peaks[steps - 1] = prefix[steps - 1]
+    for i in range(steps - 2, -1, -1):
+        peaks[i] = max(prefix[i], peaks[i + 1])
 
     for iteration in range(rounds):
-        _level_plan(start, prefix, resting, urgency_width, half_ratio, tables[2],
-                            tables[3], target, trading, diagonal, factors, levels)
-        changed, count = _primal_dual_round(target, drift, resting, trading[0], impact_rate,
+        count = _level_plan(start, prefix, resting, urgency_width, half_ratio, tables[1],
+                            target, trading, diagonal, factors, levels)
+        changed, count = _primal_dual_round(target, drift, resting, trading[0],
+                                            trading[count - 1], prefix, peaks, impact_rate,
                                             urgency_tau, tau, tolerance)
         if not changed:
             return _finish(start, drift, free_scale, tables, target, path, count,
@@ -237,8 +269,8 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
         traded += not resting[k]
         path[k] = start - start * traded / count
     for iteration in range(rounds, rounds + 20 * steps + 20):
-        count = _level_plan(start, prefix, resting, urgency_width, half_ratio, tables[2],
-                            tables[3], target, trading, diagonal, factors, levels)
+        count = _level_plan(start, prefix, resting, urgency_width, half_ratio, tables[1],
+                            target, trading, diagonal, factors, levels)
         blocking, ratio = 0, np.inf
         for k in range(1, steps + 1):
             goal = target[k - 1] - target[k]
@@ -279,13 +311,13 @@ def solve_batch(start, drift, resting, path, free_diagonal, free_scale, urgency_
     """
     episodes, steps = drift.shape
     # the eliminations of the two constant-diagonal systems, shared by every episode:
-    # free_factors, free_pivots, level_factors, level_pivots
-    tables = np.zeros((4, steps + 1))
-    tables[1, :] = free_diagonal
-    tables[3, :] = 2.0 + urgency_width * 1
-    _eliminate(tables[1], tables[0], steps + 1)
-    _eliminate(tables[3], tables[2], steps + 1)
-    work = np.zeros((6, steps + 1))
+    # the factors of the equality-constrained plan's and of consecutive trading steps' levels
+    tables = np.zeros((2, steps + 1))
+    diagonal = np.full(steps + 1, free_diagonal)
+    _eliminate(diagonal, tables[0], steps + 1)
+    diagonal[:] = 2.0 + urgency_width
+    _eliminate(diagonal, tables[1], steps + 1)
+    work = np.zeros((7, steps + 1))
     trading = np.zeros(steps + 1, dtype=np.int64)
     iterations = np.zeros(episodes, dtype=np.int64)
     for e in range(episodes):
