@@ -124,8 +124,9 @@ def no_buyback_plans(inputs: PlanningInputs, holdings: np.ndarray,
     wholesale before the primal active set, one step at a time, takes over (None: the kernel's
     PRIMAL_DUAL_ROUNDS; 0: the primal active set alone). Returns (x_0..x_m of shape
     (E, m + 1), the optimal working sets).
-    Where the equality-constrained plan never buys back it is returned unchanged (the same
-    digits as `optimal_holdings`). Every trade is >= 0, resting ones exactly 0. Raises
+    Where the equality-constrained plan never buys back it is the answer (as
+    `optimal_holdings` gives it, to rounding). Every trade is >= 0, resting ones exactly 0.
+    Episodes are independent of each other. Raises
     InfeasibleProblemError for x_0 < 0, SolverError naming episodes that did not converge.
     """
     from acsim.strategies.no_buyback_kernels import (

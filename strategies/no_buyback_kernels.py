@@ -1,12 +1,14 @@
 """Compiled no-buy-back planner (numba), imported only when a no-buy-back plan is solved.
 
 `solve_batch` solves the problem of `acsim.strategies.extended.no_buyback_plans` for every
-episode in one compiled call: per episode the equality-constrained plan, and where it would
-buy back the exact primal active set (MODEL.md §3b), started from a guessed working set. The
-tridiagonal solves perform the floating-point operations of LAPACK's dgtsv on these matrices
-(diagonally dominant, so dgtsv never interchanges rows): a plan is the one
-`extended.optimal_holdings` or the per-episode active set would give for the same working set,
-to the last bit. Episodes are independent: a result never depends on the rest of the batch.
+episode in one compiled call: per episode the equality-constrained plan and, where it would
+buy back, the exact optimum with n_k >= 0 (MODEL.md §3b) by an active set on the steps that
+trade nothing, started from a guessed working set (`_solve_episode`). Every linear system is
+tridiagonal in the holdings levels; the eliminations of the two constant-diagonal ones are
+shared by the whole batch. Episodes are independent: a row's answer never depends on the
+rest of the batch, so the vectorised engine's episodes replay in the Mesa model bit for bit.
+Plans agree with the per-episode numpy active set (`reference.active_set_holdings`) to
+rounding (2e-16 of the holdings on the tests' random cases).
 """
 
 from __future__ import annotations
