@@ -191,8 +191,8 @@ def _cold_guess(start, drift, free_scale, tables, path, resting):
 
 @NO_ALLOCATION
 def _finish(start, drift, free_scale, tables, target, path, count, iterations):
-    """Write the optimum (target, or the equality-constrained plan when nothing rests, to
-    its digits) into path; returns iterations."""
+    """Write the optimum into path (target, or the equality-constrained plan itself when
+    nothing rests); returns iterations."""
     if count == drift.shape[0]:
         _free_plan(start, drift, free_scale, tables[0], path)
     else:
