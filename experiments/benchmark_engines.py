@@ -15,6 +15,16 @@ Cases:
   transient         the paper case with transient impact (exponential kernel G_0 = 0.004,
                     ρ = 0.5), planned by the transient planner from the displacement of the
                     agent's own past trades
+  day-extended      the paper case's ensemble and feedback over a trading day of minutes
+                    (390 steps, the ac-390 market), extended AC with the model forecast
+  day-no-buyback    the same with trades >= 0: the constraint binds in most episodes
+  adverse           50 steps of the paper market with an adverse drift (α = -0.2: the
+                    equality-constrained plan oversells and buys back), extended AC without a
+                    field forecast
+  adverse-no-buyback  the same with trades >= 0
+A no-buy-back case (paper-no-buyback too) also runs `naive-active-set`, its planner as it was
+before the batched solver (the per-episode numpy active set), and is compared with its
+unconstrained twin (paper, day-extended, adverse).
 The fast engine runs a study through the process pool (all cores) and, for reference, in one
 process; the Mesa engine and the naive loop run fewer episodes (reported per row).
 """
@@ -44,9 +54,10 @@ from acsim.simulator.study import Study, run_study
 from acsim.simulator.vectorised import simulate_block
 from acsim.strategies import transient, validation
 from acsim.strategies.errors import ParameterError
+from acsim.strategies.extended import LinearPlanner, optimal_holdings
 from acsim.strategies.impact import LinearImpact
 from acsim.strategies.parameters import ExtendedParameters, planning_inputs
-from acsim.strategies.reference import ReferencePlanner
+from acsim.strategies.reference import ReferencePlanner, active_set_holdings
 from acsim.strategies.reference_impact import ImpactReference
 
 
@@ -100,6 +111,41 @@ class NaiveCvxpyPolicy:
                                            observation.remaining_steps)
 
 
+class PerEpisodeActiveSet:
+    """A `LinearPlanner`'s no-buy-back trades as it computed them before the batched solver:
+    the equality-constrained plans of all episodes, then, one episode at a time, the numpy
+    active set (`reference.active_set_holdings`) where a plan would buy back."""
+
+    def __init__(self, planner: LinearPlanner) -> None:
+        self.planner = planner
+
+    def first_trades(self, holdings: np.ndarray, drift: np.ndarray, state: object = None,
+                     no_buyback: bool = False) -> np.ndarray:
+        inputs = self.planner.inputs(drift)
+        plans = optimal_holdings(inputs, holdings)
+        buying = np.flatnonzero(np.any(np.diff(plans, axis=1) > 0.0, axis=1))
+        for episode in buying:
+            plans[episode] = active_set_holdings(self.planner.inputs(inputs.drift[episode]),
+                                                 holdings[episode])
+        return plans[:, 0] - plans[:, 1]
+
+
+class NaiveActiveSetPolicy:
+    """The baseline of the no-buy-back cases: `policy` with its planners replaced by
+    `PerEpisodeActiveSet`."""
+
+    def __init__(self, policy: RecedingHorizon) -> None:
+        self.policy = policy
+
+    def start(self, beliefs: Beliefs) -> None:
+        self.policy.start(beliefs)
+        for plan in self.policy.plans:
+            plan.planner = PerEpisodeActiveSet(plan.planner)
+
+    def trades(self, observation: Observation) -> np.ndarray:
+        return self.policy.trades(observation)
+
+
 def case_configs() -> dict[str, SimulationConfig]:
     paper = SimulationConfig(seed=0).replace(
         extended={"coupling": 0.005, "self_alpha": 1e-5},
@@ -111,12 +157,20 @@ def case_configs() -> dict[str, SimulationConfig]:
         market={"feedback": "order-flow"}, order_flow={"warmup": 50},
         beliefs={"extended": {"coupling": 0.005, "self_alpha": 1e-5}},
         strategy={"name": "extended", "forecast": "model"})
+    day_extended = day.replace(extended={"coupling": 0.005, "self_alpha": 1e-5},
+                               strategy={"name": "extended", "forecast": "model"})
+    adverse = paper.replace(market={"steps": 50, "drift": -0.2},
+                            strategy={"name": "extended", "forecast": "none"})
     return {"paper": paper,
             "paper-no-buyback": paper.replace(strategy={"no_buyback": True}),
             "ac-390": day, "order-flow": order_flow,
             "power-law": paper.replace(impact={"model": "power", "exponent": 0.6}),
             "transient": paper.replace(impact={"transient": "exponential",
-                                               "transient_impact": 0.004, "resilience": 0.5})}
+                                               "transient_impact": 0.004, "resilience": 0.5}),
+            "day-extended": day_extended,
+            "day-no-buyback": day_extended.replace(strategy={"no_buyback": True}),
+            "adverse": adverse,
+            "adverse-no-buyback": adverse.replace(strategy={"no_buyback": True})}
 
 
 def _rate(episodes: int, seconds: float) -> float:
@@ -140,6 +194,9 @@ def measure_loop(config: SimulationConfig, episodes: int, engine: str) -> dict:
     if engine == "mesa":
         for episode in range(episodes):
             run_episode(config, episode)
+    elif engine == "naive-active-set":
+        simulate_block(config, 0, 0, episodes, policy=NaiveActiveSetPolicy(
+            config.strategy.build()))
     else:
         policy = NaiveCvxpyPolicy(config.strategy.build())
         simulate_block(config, 0, 0, episodes, policy=policy)
@@ -160,14 +217,23 @@ def profile_fast(config: SimulationConfig, episodes: int) -> str:
     return text.getvalue()
 
 
-# case: share of --episodes (fast engine) and of --mesa-episodes it runs, naive episodes cap
+# case: share of --episodes (fast engine) and of --mesa-episodes it runs, naive-cvxpy episodes
+# cap (None: --naive-episodes; 0: not run, as for the no-buy-back pairs, whose naive baseline
+# is the per-episode active set: cvxpy's answers, a little inside the constraints, leave
+# holdings a hair below 0 that the next step's problem finds infeasible)
 CASE_SIZES = {"paper": (1.0, None), "paper-no-buyback": (0.1, None), "ac-390": (0.05, 1),
-              "order-flow": (0.25, None), "power-law": (0.25, 2), "transient": (0.25, None)}
+              "order-flow": (0.25, None), "power-law": (0.25, 2), "transient": (0.25, None),
+              "day-extended": (0.01, 0), "day-no-buyback": (0.01, 0), "adverse": (0.1, 0),
+              "adverse-no-buyback": (0.1, 0)}
+# no-buy-back case: its unconstrained twin and the episodes of its naive-active-set baseline
+NO_BUYBACK_TWINS = {"paper-no-buyback": ("paper", 4096), "day-no-buyback": ("day-extended", 16),
+                    "adverse-no-buyback": ("adverse", 256)}
 
 
 def run_benchmark(fast_episodes: int = 400_000, mesa_episodes: int = 200,
                   naive_episodes: int = 3, workers: int | None = None,
-                  cases: tuple[str, ...] = tuple(CASE_SIZES)) -> dict:
+                  cases: tuple[str, ...] = tuple(CASE_SIZES),
+                  active_set_episodes: int | None = None) -> dict:
     workers = workers or os.cpu_count() or 1
     rows = []
     configs = case_configs()
@@ -180,13 +246,17 @@ def run_benchmark(fast_episodes: int = 400_000, mesa_episodes: int = 200,
             "fast": measure_fast(config, fast, "processes", workers),
             "fast-one-process": measure_fast(config, fast, "inline", 1),
             "mesa": measure_loop(config, max(5, int(mesa_episodes * scale)), "mesa"),
-            "naive-cvxpy": measure_loop(config, min(naive_episodes, naive_cap or naive_episodes),
-                                        "naive-cvxpy"),
         }
-        naive = results["naive-cvxpy"]["episodes_per_second"]
+        if naive_cap != 0:
+            results["naive-cvxpy"] = measure_loop(
+                config, min(naive_episodes, naive_cap or naive_episodes), "naive-cvxpy")
+        if name in NO_BUYBACK_TWINS:
+            results["naive-active-set"] = measure_loop(
+                config, active_set_episodes or NO_BUYBACK_TWINS[name][1], "naive-active-set")
+        naive = results.get("naive-cvxpy", {}).get("episodes_per_second")
         for engine, row in results.items():
-            rows.append({"name": name, "engine": engine, **row,
-                         "speedup_vs_naive_cvxpy": row["episodes_per_second"] / naive})
+            rows.append({"name": name, "engine": engine, **row, "speedup_vs_naive_cvxpy":
+                         None if naive is None else row["episodes_per_second"] / naive})
     return {"machine": machine(), "cases": rows}
 
 
@@ -213,17 +283,29 @@ def machine() -> dict:
 
 def format_table(report: dict) -> str:
     lines = [" ".join(f"{key}={value}" for key, value in report["machine"].items()), "",
-             f"{'case':<18}{'engine':<18}{'episodes':>10}{'seconds':>10}{'episodes/s':>14}"
+             f"{'case':<20}{'engine':<18}{'episodes':>10}{'seconds':>10}{'episodes/s':>14}"
              f"{'× naive':>12}"]
     for row in report["cases"]:
-        lines.append(f"{row['name']:<18}{row['engine']:<18}{row['episodes']:>10,}"
+        speedup = row["speedup_vs_naive_cvxpy"]
+        lines.append(f"{row['name']:<20}{row['engine']:<18}{row['episodes']:>10,}"
                      f"{row['seconds']:>10.2f}{row['episodes_per_second']:>14,.1f}"
-                     f"{row['speedup_vs_naive_cvxpy']:>12,.0f}")
+                     + (f"{'-':>12}" if speedup is None else f"{speedup:>12,.0f}"))
     rates = {(row["name"], row["engine"]): row["episodes_per_second"] for row in report["cases"]}
     for engine in ("fast", "fast-one-process", "mesa"):
         if ("paper", engine) in rates and ("order-flow", engine) in rates:
             lines.append(f"order-flow / paper ({engine}): "
                          f"{rates['order-flow', engine] / rates['paper', engine]:.2f}")
+    for name, (twin, _) in NO_BUYBACK_TWINS.items():
+        for engine, twin_engine in (("fast", "fast"), ("fast-one-process", "fast-one-process"),
+                                    ("naive-active-set", "fast-one-process")):
+            if (name, engine) in rates and (twin, twin_engine) in rates:
+                ratio = rates[twin, twin_engine] / rates[name, engine]
+                lines.append(f"{name} ({engine}) / {twin} ({twin_engine}): {ratio:,.1f}× the "
+                             "time per episode")
+        if (name, "naive-active-set") in rates and (name, "fast-one-process") in rates:
+            speedup = rates[name, "fast-one-process"] / rates[name, "naive-active-set"]
+            lines.append(f"{name}: batched active set {speedup:,.0f}× the naive one "
+                         "(fast-one-process / naive-active-set)")
     if "memory" in report:
         memory = report["memory"]
         lines += ["", f"memory run: {memory['episodes']:,} paper episodes in "
@@ -238,7 +320,8 @@ def format_table(report: dict) -> str:
 
 DESCRIPTIONS = {"bench": "Episodes per second of the vectorised engine, the Mesa engine and a "
                          "naive cvxpy-per-step loop, measured in one run (cases paper, "
-                         "paper-no-buyback, ac-390, order-flow, power-law, transient). A "
+                         "paper-no-buyback, ac-390, order-flow, power-law, transient, "
+                         "day-extended, day-no-buyback, adverse, adverse-no-buyback). A "
                          "benchmark, not a test: it prints figures, it asserts nothing."}
 
 
@@ -249,6 +332,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mesa-episodes", type=int, default=200)
     parser.add_argument("--naive-episodes", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--active-set-episodes", type=int, default=None,
+                        help="episodes of the naive-active-set baseline of the no-buy-back "
+                             "cases (default: " + ", ".join(
+                                 f"{name} {size}" for name, (_, size) in NO_BUYBACK_TWINS.items())
+                        + ")")
     parser.add_argument("--memory-episodes", type=int, default=0,
                         help="also run this many paper episodes and report peak memory "
                              "(e.g. 10000000)")
@@ -283,13 +371,15 @@ def run(name: str, args: argparse.Namespace) -> None:
     validation.integer("--memory-episodes", args.memory_episodes, 0)
     if args.workers is not None:
         validation.integer("--workers", args.workers, 1)
+    if args.active_set_episodes is not None:
+        validation.integer("--active-set-episodes", args.active_set_episodes, 1)
     cases = tuple(case.strip() for case in args.cases.split(","))
     unknown = [case for case in cases if case not in CASE_SIZES]
     if unknown:
         raise ParameterError(f"--cases: unknown case(s) {unknown}; known: {list(CASE_SIZES)}")
     check_sizes(args, cases)
     report = run_benchmark(args.episodes, args.mesa_episodes, args.naive_episodes, args.workers,
-                           cases)
+                           cases, args.active_set_episodes)
     if args.memory_episodes:
         report["memory"] = memory_run(args.memory_episodes, args.workers)
     if args.profile:

@@ -19,14 +19,19 @@ import time
 import numpy as np
 
 from acsim.experiments.benchmark_timing import benchmark_main, format_seconds, timed
-from acsim.strategies.extended import LinearGains, no_buyback_holdings, optimal_holdings
+from acsim.strategies.extended import (
+    LinearGains,
+    no_buyback_holdings,
+    no_buyback_plans,
+    optimal_holdings,
+)
 from acsim.strategies.parameters import (
     ExecutionProblem,
     ExtendedParameters,
     PlanningInputs,
     planning_inputs,
 )
-from acsim.strategies.reference import ReferencePlanner
+from acsim.strategies.reference import ReferencePlanner, active_set_holdings
 
 # Solves per timed repeat of the unbatched cases (cvxpy is slow, so it gets fewer).
 FAST_SOLVES = 1000
@@ -107,7 +112,13 @@ def _cases_for_steps(steps: int, repeats: int, batch: int,
                                 for item in sell_only])
     rows.append(_row("fast-no-buyback", steps, len(sell_only), repeats, _median_seconds(
         lambda: [no_buyback_holdings(item, shares) for item in sell_only], repeats),
-        f"active set; {100 * needs_active_set:.0f}% of these forecasts need it"))
+        f"compiled active set; {100 * needs_active_set:.0f}% of these forecasts need it"))
+    rows.append(_row("fast-no-buyback-batched", steps, batch, repeats, _median_seconds(
+        lambda: no_buyback_plans(batched, holdings), repeats),
+        f"no_buyback_plans, one call on {batch} forecasts (no guessed working sets)"))
+    rows.append(_row("numpy-no-buyback", steps, len(sell_only), repeats, _median_seconds(
+        lambda: [active_set_holdings(item, shares) for item in sell_only], repeats),
+        "the per-episode numpy active set (the planner before the compiled batch)"))
 
     rebuilt = inputs[:CVXPY_REBUILT_SOLVES]
     rows.append(_row("cvxpy-rebuilt", steps, len(rebuilt), repeats, _median_seconds(

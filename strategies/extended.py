@@ -35,7 +35,7 @@ from acsim.strategies.parameters import (
 )
 
 
-def _tridiagonal_solve(diagonal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def tridiagonal_solve(diagonal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """Solve tridiag(-1, diagonal, -1)·y = rhs (LAPACK dgtsv); rhs is (size,) or (size, k)."""
     if diagonal.shape[0] == 1:  # dgtsv's wrapper rejects empty off-diagonals
         return rhs / diagonal[0]
@@ -63,7 +63,7 @@ def optimal_holdings(inputs: PlanningInputs, holdings: float | np.ndarray) -> np
     diagonal = np.full(steps - 1, 2.0 + 2.0 * scale * inputs.urgency)
     rhs = scale * drift[..., : steps - 1].reshape(-1, steps - 1).T
     rhs[0, :] += path[..., 0].reshape(-1)
-    path[..., 1:steps] = _tridiagonal_solve(diagonal, rhs).T.reshape(batch + (steps - 1,))
+    path[..., 1:steps] = tridiagonal_solve(diagonal, rhs).T.reshape(batch + (steps - 1,))
     return path
 
 
@@ -110,91 +110,64 @@ class LinearGains:
         return holdings * self.holding_gain[remaining] - drift * self.constant_drift_gain[remaining]
 
 
-def _level_solution(inputs: PlanningInputs, start: float, trading: np.ndarray) -> np.ndarray:
-    """Optimum when only the steps in `trading` (sorted, 1-based) may trade.
+def no_buyback_plans(inputs: PlanningInputs, holdings: np.ndarray,
+                     resting: np.ndarray | None = None, *,
+                     primal_dual_rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact optimum with n_k >= 0 (a seller never buys back) of every episode, in one
+    compiled call (`acsim.strategies.no_buyback_kernels`).
 
-    Holdings are constant between trading steps, so the free variables are the levels
-    between consecutive trading steps, and the system stays tridiagonal.
+    inputs.drift: (E, m), price units per time unit; holdings: x_0 >= 0 in shares,
+    shape (E,). resting: a guessed working set, (E, m + 1) booleans, True where n_k = 0
+    (column 0 unused; None: guess where the equality-constrained plan buys back). The guess
+    changes the work, not the optimum: the previous step's working set, shifted by a step,
+    is usually the answer. primal_dual_rounds: how many rounds may change the working set
+    wholesale before the primal active set, one step at a time, takes over (None: the kernel's
+    PRIMAL_DUAL_ROUNDS; 0: the primal active set alone). Returns (x_0..x_m of shape
+    (E, m + 1), the optimal working sets).
+    Where the equality-constrained plan never buys back it is the answer (as
+    `optimal_holdings` gives it, to rounding). Every trade is >= 0, resting ones exactly 0.
+    Episodes are independent of each other. Raises
+    InfeasibleProblemError for x_0 < 0, SolverError naming episodes that did not converge.
     """
-    steps = inputs.steps
-    tau2_over = inputs.step_length**2 / inputs.effective_temporary_impact
-    path = np.zeros(steps + 1)
-    path[: trading[0]] = start
-    if trading.shape[0] > 1:
-        widths = np.diff(trading)
-        cumulative = np.concatenate([[0.0], np.cumsum(inputs.drift)])
-        sums = cumulative[trading[1:] - 1] - cumulative[trading[:-1] - 1]
-        diagonal = 2.0 + inputs.urgency * tau2_over * widths
-        rhs = 0.5 * tau2_over * sums
-        rhs[0] += start
-        levels = _tridiagonal_solve(diagonal, rhs[:, None])[:, 0]
-        path[trading[0]:trading[-1]] = np.repeat(levels, widths)
-    return path
+    from acsim.strategies.no_buyback_kernels import (
+        NOT_CONVERGED,
+        PRIMAL_DUAL_ROUNDS,
+        solve_batch,
+    )
 
-
-def _gradient(inputs: PlanningInputs, path: np.ndarray) -> np.ndarray:
-    """∂U/∂x_j for j = 1..m-1."""
-    c = inputs.effective_temporary_impact / inputs.step_length
-    interior = path[1:-1]
-    return (2.0 * c * (2.0 * interior - path[:-2] - path[2:])
-            + 2.0 * inputs.urgency * inputs.step_length * interior
-            - inputs.step_length * inputs.drift[:-1])
+    drift = np.ascontiguousarray(inputs.drift, dtype=float)
+    episodes, steps = drift.shape
+    start = np.ascontiguousarray(np.broadcast_to(np.asarray(holdings, dtype=float),
+                                                 (episodes,)))
+    negative = np.flatnonzero(start < 0.0)
+    if negative.size:
+        raise InfeasibleProblemError(
+            f"no buy-back: holdings {start[negative[0]]!r} < 0 (episode {negative[0]}) cannot "
+            "be brought to 0 by selling only")
+    guess = (np.zeros((episodes, steps + 1), dtype=bool) if resting is None
+             else np.array(resting, dtype=bool))
+    path = np.zeros((episodes, steps + 1))
+    tau, impact, urgency = (inputs.step_length, inputs.effective_temporary_impact,
+                            inputs.urgency)
+    free_scale = tau**2 / (2.0 * impact)  # the coefficients of optimal_holdings
+    ratio = tau**2 / impact  # and of the per-episode active set's level systems
+    iterations = solve_batch(start, drift, guess, path, 2.0 + 2.0 * free_scale * urgency,
+                             free_scale, urgency * ratio, 0.5 * ratio, impact / tau, urgency,
+                             tau, PRIMAL_DUAL_ROUNDS if primal_dual_rounds is None
+                             else primal_dual_rounds)
+    failed = np.flatnonzero(iterations == NOT_CONVERGED)
+    if failed.size:
+        raise SolverError(f"no-buy-back active set did not converge in {20 * steps + 20} "
+                          f"primal iterations for episode(s) {failed[:10]}")
+    return path, guess
 
 
 def no_buyback_holdings(inputs: PlanningInputs, holdings: float) -> np.ndarray:
-    """Exact optimum with n_k >= 0 (a seller never buys back), by a primal active set.
-
-    Each iteration solves the equality problem with the steps of the working set held
-    at zero trade (a tridiagonal system in the remaining levels); the KKT multipliers of
-    n_k >= 0 are μ_{j+1} = μ_j + ∂U/∂x_j, zero on the trading steps. Trades on the
-    working set are exactly 0, so the result never buys.
-    """
-    steps = inputs.steps
-    start = float(holdings)
-    if start < 0.0:
-        raise InfeasibleProblemError(
-            f"no buy-back: holdings {start!r} < 0 cannot be brought to 0 by selling only"
-        )
-    if start == 0.0 or steps == 1:
-        path = np.zeros(steps + 1)
-        path[0] = start
-        return path
-    drift = np.asarray(inputs.drift, dtype=float)
-    unconstrained = optimal_holdings(inputs, start)
-    if np.all(np.diff(unconstrained) <= 0.0):
-        return unconstrained
-    scale = (inputs.effective_temporary_impact / inputs.step_length * start
-             + inputs.urgency * inputs.step_length * start * steps
-             + inputs.step_length * float(np.sum(np.abs(drift))))
-    tolerance = 1e-12 * scale
-    # Warm start: rest where the unconstrained plan buys back, trade equal amounts elsewhere
-    # (feasible, and consistent with that working set).
-    resting = np.concatenate([[False], np.diff(unconstrained) >= 0.0])  # resting[k]: n_k = 0
-    path = start - start * np.cumsum(np.concatenate([[0.0], ~resting[1:]])) / np.sum(~resting[1:])
-    for _ in range(20 * steps + 20):
-        trading = np.flatnonzero(~resting[1:]) + 1
-        target = _level_solution(inputs, start, trading)
-        current_trades = path[:-1] - path[1:]
-        target_trades = target[:-1] - target[1:]
-        blocked = ~resting[1:] & (target_trades < 0.0)
-        if not np.any(blocked):
-            path = target
-            gradient = _gradient(inputs, path)
-            cumulative = np.concatenate([[0.0], np.cumsum(gradient)])
-            multipliers = cumulative - cumulative[trading[0] - 1]  # μ_k at index k-1
-            candidates = np.where(resting[1:], multipliers, np.inf)
-            worst = int(np.argmin(candidates))
-            if candidates[worst] >= -tolerance:
-                return path
-            resting[worst + 1] = False
-            continue
-        ratios = np.full(steps, np.inf)
-        index = np.flatnonzero(blocked)
-        ratios[index] = current_trades[index] / (current_trades[index] - target_trades[index])
-        blocking = int(np.argmin(ratios))
-        path = path + ratios[blocking] * (target - path)
-        resting[blocking + 1] = True
-    raise SolverError(f"no-buy-back active set did not converge in {20 * steps + 20} iterations")
+    """Exact optimum x_0..x_m with n_k >= 0 for one episode (inputs.drift of shape (m,)),
+    by `no_buyback_plans`."""
+    one = PlanningInputs(inputs.step_length, inputs.effective_temporary_impact, inputs.urgency,
+                         np.asarray(inputs.drift, dtype=float)[None, :])
+    return no_buyback_plans(one, np.array([float(holdings)]))[0][0]
 
 
 class LinearPlanner:
@@ -205,7 +178,9 @@ class LinearPlanner:
     (E, m) for the m remaining steps (sell-equivalent units, see `PlanningInputs`); `state` is
     the impact model's state, unused here. The plan is linear in (x_0, a) unless trades are
     constrained to n_k >= 0, so `gains` (precomputed for every remaining length) give the first
-    trade with one multiply-add per forecast step.
+    trade with one multiply-add per forecast step. With n_k >= 0 it keeps the last working
+    sets and guesses the next call's from them when that call has the same episodes and one
+    step fewer (a receding-horizon agent's next step); the guess saves iterations only.
     """
 
     def __init__(self, step_length: float, effective_temporary_impact: float, urgency: float,
@@ -214,6 +189,7 @@ class LinearPlanner:
         self.effective_temporary_impact = effective_temporary_impact
         self.urgency = urgency
         self.gains = LinearGains(step_length, effective_temporary_impact, urgency, steps)
+        self._resting: np.ndarray | None = None
 
     def inputs(self, drift: np.ndarray) -> PlanningInputs:
         return PlanningInputs(self.step_length, self.effective_temporary_impact, self.urgency,
@@ -223,11 +199,13 @@ class LinearPlanner:
                  no_buyback: bool = False) -> np.ndarray:
         """Optimal x_0..x_m of every episode, shape (E, m + 1)."""
         inputs = self.inputs(drift)
-        plans = optimal_holdings(inputs, holdings)
-        if no_buyback:
-            for episode in self._needs_active_set(plans, holdings):
-                plans[episode] = no_buyback_holdings(self.inputs(inputs.drift[episode]),
-                                                     holdings[episode])
+        if not no_buyback:
+            return optimal_holdings(inputs, holdings)
+        guess = None
+        if self._resting is not None and self._resting.shape == (inputs.drift.shape[0],
+                                                                 inputs.steps + 2):
+            guess = self._resting[:, 1:]  # step k + 1 of the last plan is step k of this one
+        plans, self._resting = no_buyback_plans(inputs, holdings, guess)
         return plans
 
     def first_trades(self, holdings: np.ndarray, drift: np.ndarray, state: object = None,
@@ -237,12 +215,6 @@ class LinearPlanner:
             return self.gains.first_trade(holdings, drift)
         plans = self.holdings(holdings, drift, state, no_buyback=True)
         return plans[:, 0] - plans[:, 1]
-
-    @staticmethod
-    def _needs_active_set(plans: np.ndarray, holdings: np.ndarray) -> np.ndarray:
-        """Episodes whose unconstrained plan buys back (or that hold a negative position):
-        only these go through the exact active set."""
-        return np.flatnonzero(np.any(np.diff(plans, axis=1) > 0.0, axis=1) | (holdings < 0.0))
 
 
 def extended_schedule(problem: ExecutionProblem, extended: ExtendedParameters | None = None,

@@ -1,7 +1,8 @@
-"""cvxpy formulation of the extended planner (MODEL.md §3b): the reference for tests.
+"""References of the extended planner (MODEL.md §3b) for tests: its cvxpy formulation, and
+the per-episode no-buy-back active set in numpy (`active_set_holdings`).
 
 Never the default path in simulation: `strategies.extended` solves the same problem
-exactly and thousands of times faster. The problem is built once per remaining length
+exactly and thousands of times faster. The cvxpy problem is built once per remaining length
 with cvxpy Parameters (DPP), so re-solving only updates parameter values.
 
 It minimises the full objective, spread included, in normalised units u = x/|x_0|:
@@ -17,7 +18,8 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-from acsim.strategies.errors import SolverError
+from acsim.strategies.errors import InfeasibleProblemError, SolverError
+from acsim.strategies.extended import optimal_holdings, tridiagonal_solve
 from acsim.strategies.parameters import PlanningInputs
 
 CLARABEL_SETTINGS = {
@@ -109,3 +111,93 @@ def _polish(path: np.ndarray, ratio: float, linear: np.ndarray) -> np.ndarray:
     if np.all(polished[:-1] - polished[1:] >= -1e-12 * scale):
         return polished
     return path
+
+
+def _level_solution(inputs: PlanningInputs, start: float, trading: np.ndarray) -> np.ndarray:
+    """Optimum when only the steps in `trading` (sorted, 1-based) may trade.
+
+    Holdings are constant between trading steps, so the free variables are the levels
+    between consecutive trading steps, and the system stays tridiagonal.
+    """
+    steps = inputs.steps
+    tau2_over = inputs.step_length**2 / inputs.effective_temporary_impact
+    path = np.zeros(steps + 1)
+    path[: trading[0]] = start
+    if trading.shape[0] > 1:
+        widths = np.diff(trading)
+        cumulative = np.concatenate([[0.0], np.cumsum(inputs.drift)])
+        sums = cumulative[trading[1:] - 1] - cumulative[trading[:-1] - 1]
+        diagonal = 2.0 + inputs.urgency * tau2_over * widths
+        rhs = 0.5 * tau2_over * sums
+        rhs[0] += start
+        levels = tridiagonal_solve(diagonal, rhs[:, None])[:, 0]
+        path[trading[0]:trading[-1]] = np.repeat(levels, widths)
+    return path
+
+
+def _gradient(inputs: PlanningInputs, path: np.ndarray) -> np.ndarray:
+    """∂U/∂x_j for j = 1..m-1."""
+    c = inputs.effective_temporary_impact / inputs.step_length
+    interior = path[1:-1]
+    return (2.0 * c * (2.0 * interior - path[:-2] - path[2:])
+            + 2.0 * inputs.urgency * inputs.step_length * interior
+            - inputs.step_length * inputs.drift[:-1])
+
+
+def active_set_holdings(inputs: PlanningInputs, holdings: float) -> np.ndarray:
+    """Exact optimum with n_k >= 0 for one episode by a primal active set in numpy: how the
+    planner solved it, episode by episode, before `extended.no_buyback_plans` compiled the
+    same method for whole batches. Kept as an independent implementation for tests and as
+    the naive baseline of the no-buy-back benchmarks.
+
+    Each iteration solves the equality problem with the steps of the working set held
+    at zero trade (a tridiagonal system in the remaining levels); the KKT multipliers of
+    n_k >= 0 are μ_{j+1} = μ_j + ∂U/∂x_j, zero on the trading steps. Trades on the
+    working set are exactly 0, so the result never buys.
+    """
+    steps = inputs.steps
+    start = float(holdings)
+    if start < 0.0:
+        raise InfeasibleProblemError(
+            f"no buy-back: holdings {start!r} < 0 cannot be brought to 0 by selling only"
+        )
+    if start == 0.0 or steps == 1:
+        path = np.zeros(steps + 1)
+        path[0] = start
+        return path
+    drift = np.asarray(inputs.drift, dtype=float)
+    unconstrained = optimal_holdings(inputs, start)
+    if np.all(np.diff(unconstrained) <= 0.0):
+        return unconstrained
+    scale = (inputs.effective_temporary_impact / inputs.step_length * start
+             + inputs.urgency * inputs.step_length * start * steps
+             + inputs.step_length * float(np.sum(np.abs(drift))))
+    tolerance = 1e-12 * scale
+    # Warm start: rest where the unconstrained plan buys back, trade equal amounts elsewhere
+    # (feasible, and consistent with that working set).
+    resting = np.concatenate([[False], np.diff(unconstrained) >= 0.0])  # resting[k]: n_k = 0
+    path = start - start * np.cumsum(np.concatenate([[0.0], ~resting[1:]])) / np.sum(~resting[1:])
+    for _ in range(20 * steps + 20):
+        trading = np.flatnonzero(~resting[1:]) + 1
+        target = _level_solution(inputs, start, trading)
+        current_trades = path[:-1] - path[1:]
+        target_trades = target[:-1] - target[1:]
+        blocked = ~resting[1:] & (target_trades < 0.0)
+        if not np.any(blocked):
+            path = target
+            gradient = _gradient(inputs, path)
+            cumulative = np.concatenate([[0.0], np.cumsum(gradient)])
+            multipliers = cumulative - cumulative[trading[0] - 1]  # μ_k at index k-1
+            candidates = np.where(resting[1:], multipliers, np.inf)
+            worst = int(np.argmin(candidates))
+            if candidates[worst] >= -tolerance:
+                return path
+            resting[worst + 1] = False
+            continue
+        ratios = np.full(steps, np.inf)
+        index = np.flatnonzero(blocked)
+        ratios[index] = current_trades[index] / (current_trades[index] - target_trades[index])
+        blocking = int(np.argmin(ratios))
+        path = path + ratios[blocking] * (target - path)
+        resting[blocking + 1] = True
+    raise SolverError(f"no-buy-back active set did not converge in {20 * steps + 20} iterations")

@@ -124,6 +124,24 @@ def test_bench_order_flow_case_runs_and_is_compared_with_the_paper_case(capsys):
     assert "order-flow / paper (fast-one-process):" in out
 
 
+def test_bench_no_buyback_case_runs_its_naive_baseline_and_its_twin(capsys):
+    """A no-buy-back case also times the per-episode active set and is compared with its
+    unconstrained twin, measured in the same run (figures are printed, never asserted)."""
+    code, out, _ = run(capsys, "bench", "--cases", "adverse,adverse-no-buyback", "--episodes",
+                       "4096", "--mesa-episodes", "4", "--naive-episodes", "1", "--workers",
+                       "1", "--active-set-episodes", "4", "--format", "json")
+    assert code == 0
+    rows = {(row["name"], row["engine"]): row for row in json.loads(out)["cases"]}
+    assert rows["adverse-no-buyback", "naive-active-set"]["episodes"] == 4
+    assert ("adverse", "naive-active-set") not in rows
+    code, out, _ = run(capsys, "bench", "--cases", "adverse,adverse-no-buyback", "--episodes",
+                       "4096", "--mesa-episodes", "4", "--naive-episodes", "1", "--workers",
+                       "1", "--active-set-episodes", "4")
+    for engine, twin in (("fast-one-process", "fast-one-process"),
+                         ("naive-active-set", "fast-one-process")):
+        assert f"adverse-no-buyback ({engine}) / adverse ({twin}):" in out
+
+
 # --- impact models beyond linear (MODEL §7) --------------------------------------------------
 
 SMALL = ["--shares", "1000", "--steps", "6", "--horizon", "6", "--volatility", "0.1",
