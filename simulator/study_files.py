@@ -24,6 +24,7 @@ from pathlib import Path
 
 from acsim.agents.policies import StrategyParameters, strategy
 from acsim.simulator.config import SimulationConfig, build_config, read_toml
+from acsim.simulator.output_folder import OutputFolder
 from acsim.simulator.plots import errorbar_panels, save_figure
 from acsim.simulator.study import Study, StudyResults, strategy_label
 from acsim.strategies.components import is_path
@@ -113,19 +114,18 @@ def load_study(path: str | Path) -> Study:
                  canonical.index(baseline))
 
 
-def write_outputs(results: StudyResults, study: Study) -> list[Path]:
-    """Tables (CSV and Parquet) and figures of a finished study in its output directory."""
-    out = results.out
+def write_outputs(results: StudyResults, study: Study, folder: OutputFolder) -> list[Path]:
+    """Tables (CSV and Parquet) and figures of a finished study in its output folder (open);
+    every path comes from `folder`, which refuses a file acsim did not write."""
     written = []
     for name, frame in (("summary", results.summary), ("paired", results.paired)):
         if frame.empty:
             continue
-        frame.to_csv(out / f"{name}.csv", index=False)
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-        written += [out / f"{name}.csv", out / f"{name}.parquet"]
+        csv, parquet = folder.paths([f"{name}.csv", f"{name}.parquet"])
+        frame.to_csv(csv, index=False)
+        frame.to_parquet(parquet, index=False)
+        written += [csv, parquet]
     if study.sweep:
-        figures = out / "figures"
-        figures.mkdir(exist_ok=True)
         keys = list(study.sweep)
         x, panel, rest = keys[0], (keys[1] if len(keys) > 1 else None), keys[2:]
         name = x.split(".")[-1]
@@ -140,7 +140,7 @@ def write_outputs(results: StudyResults, study: Study) -> list[Path]:
                 lambda row: "".join(f" {k.split('.')[-1]}={v}" for k, v in row.items()),
                 axis=1) if rest else frame["strategy"])
             figure = errorbar_panels(lines, x, value, label, panel=panel, group="line")
-            written.append(save_figure(figure, figures / f"{stem}_vs_{name}.png"))
+            written.append(save_figure(figure, folder.path(f"figures/{stem}_vs_{name}.png")))
     return written
 
 
