@@ -28,7 +28,9 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -321,7 +323,7 @@ def finished_blocks(study: Study, folder: OutputFolder) -> set[int]:
 
 
 BACKENDS = ("inline", "processes", "dask")
-SCHEDULER_TIMEOUT = 5.0  # seconds to wait for a Dask scheduler to answer
+SCHEDULER_TIMEOUT = 3.0  # seconds to wait for a Dask scheduler to answer
 PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
 
 
@@ -330,21 +332,45 @@ class SchedulerError(ParameterError):
 
 
 def connect_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> Client:
-    """A distributed.Client connected to the scheduler at `address`, or SchedulerError after
-    `timeout` seconds."""
+    """A distributed.Client connected to the scheduler at `address`, or SchedulerError within
+    `timeout` seconds (a TCP address is probed first, so a refused one fails at once)."""
+    def unreachable(reason: str) -> SchedulerError:
+        return SchedulerError(f"--scheduler {address!r}: no Dask scheduler answered within "
+                              f"{timeout:g} s ({reason})")
+
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if "://" not in host and port.isdigit():
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except OSError as error:
+            raise unreachable(error.strerror or type(error).__name__) from None
     from distributed import Client
 
-    try:
-        return Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError, TypeError) as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise SchedulerError(f"--scheduler {address!r}: no Dask scheduler answered within "
-                             f"{timeout:g} s ({reason})") from None
+    outcome: dict = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = Client(address, timeout=timeout)
+        except Exception as error:  # refused, timed out, a malformed address, not Dask there
+            outcome["error"] = error
+
+    # distributed bounds the connection by `timeout` but not the handshake after it: a server
+    # that accepts and stays silent would hang the client, so the wait is bounded here
+    attempt = threading.Thread(target=connect, name="acsim-scheduler", daemon=True)
+    attempt.start()
+    attempt.join(timeout + 1.0)
+    if "client" in outcome:
+        return outcome["client"]
+    error = outcome.get("error")
+    raise unreachable("no handshake" if error is None else
+                      f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
 
 
-def _die_with_parent(parent: int) -> None:
-    """Pool worker initializer: the worker is killed when the process that started it ends,
-    kill -9 included (Linux: prctl PR_SET_PDEATHSIG; elsewhere workers end with their pool)."""
+def _start_worker(parent: int) -> None:
+    """Pool worker initializer: Ctrl-C is left to the parent (which lets running blocks finish
+    and records them), and the worker is killed when the parent ends, kill -9 included (Linux:
+    prctl PR_SET_PDEATHSIG; elsewhere workers end with their pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the signal was armed
@@ -356,7 +382,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     # fork starts workers without re-importing the world; spawn where fork does not exist
     context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+                               initializer=_start_worker, initargs=(os.getpid(),))
 
 
 def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str,
@@ -389,9 +415,19 @@ def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str
             finished(run_block(study, block, count, str(out)))
         return
     with worker_pool(workers) as pool:
-        futures = [pool.submit(run_block, study, block, count, str(out)) for block, count in todo]
-        for future in as_completed(futures):
-            finished(future.result())
+        pending = {pool.submit(run_block, study, block, count, str(out))
+                   for block, count in todo}
+        try:
+            for future in as_completed(pending):
+                pending.remove(future)
+                finished(future.result())
+        except BaseException:
+            # interrupted, or a block failed: start no other block, keep those that finished
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future in pending:
+                if not future.cancelled() and future.exception() is None:
+                    finished(future.result())
+            raise
 
 
 def run_study(study: Study, out: str | Path | OutputFolder, backend: str = "processes",

@@ -4,15 +4,19 @@
   finished but not all: within 5 s no process started by it survives (pool workers, resource
   tracker: every process carrying the run's marker in its environment), and `acsim run` again
   on the same folder gives tables and blocks identical to an uninterrupted run's.
+- Ctrl-C (SIGINT to the run's process group) starts no further block and loses no finished
+  one: every block file on disk is recorded in the ledger with its sha256.
 - Resume verifies each block against the ledger (row count, sha256): block 1 copied over
   block 0, block 2 truncated and block 3 deleted are computed again (the blocks that were
   left intact are not rewritten), and the results equal a clean run's.
 - An unreachable Dask scheduler (a port nothing listens on) is a named error, one line with
-  exit status 2, within 10 s, and --out is not created.
+  exit status 2, within 10 s, and --out is not created; so is a server there that never answers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -30,7 +34,13 @@ from acsim.agents.policies import strategy
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.output_folder import LEDGER
 from acsim.simulator.randomness import BLOCK_SIZE
-from acsim.simulator.study import Study, block_path, run_study
+from acsim.simulator.study import (
+    SchedulerError,
+    Study,
+    block_path,
+    connect_scheduler,
+    run_study,
+)
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
 BLOCKS = 16
@@ -104,6 +114,32 @@ def test_kill_9_leaves_no_process_and_resume_equals_an_uninterrupted_run(tmp_pat
         assert outputs(tmp_path / "killed")[key] == value, key
 
 
+def test_ctrl_c_records_every_finished_block(tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_text(STUDY_FILE)
+    out = tmp_path / "out"
+    run = subprocess.Popen([ACSIM, "run", str(study), "--backend", "processes", "--workers", "2",
+                            "--out", str(out)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=ENVIRONMENT, start_new_session=True)
+    try:
+        while not block_files(out) and run.poll() is None:
+            time.sleep(0.005)
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=30)
+    assert run.returncode != 0, "the run finished before it was interrupted"
+    recorded = {name: facts for name, facts in
+                json.loads((out / LEDGER).read_text())["files"].items() if "sha256" in facts}
+    on_disk = {f"blocks/{path.name}": path for path in block_files(out)}
+    assert 1 <= len(on_disk) < BLOCKS
+    assert set(recorded) == set(on_disk)
+    for name, path in on_disk.items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded[name]["sha256"]
+
+
 def small_study() -> Study:
     return Study(SimulationConfig(episodes=4 * BLOCK_SIZE + 20, seed=5).replace(
         market={"steps": 10}), (strategy("twap"), strategy("ac-adaptive")))
@@ -165,3 +201,14 @@ def test_an_unreachable_scheduler_is_a_named_error_before_out_is_touched(tmp_pat
         f"acsim run: error: --scheduler {address!r}: no Dask scheduler answered"), lines
     assert elapsed < 10.0, elapsed
     assert not out.exists()
+
+
+def test_a_server_that_never_answers_is_a_named_error():
+    """A port that accepts connections but never speaks Dask (the kernel accepts them into the
+    listen backlog): distributed alone would wait for the handshake forever."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(SchedulerError, match="no Dask scheduler answered within 1 s"):
+            connect_scheduler(address, timeout=1.0)
