@@ -90,6 +90,7 @@ class ExperimentOutput:
 
     directory: Path
     written: list[Path] = field(default_factory=list)
+    folder: OutputFolder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.folder = OutputFolder(self.directory).open()

@@ -100,6 +100,8 @@ class OutputFolder:
 
     def open(self) -> OutputFolder:
         """Check the folder, create it if new, lock it and claim it (write the ledger)."""
+        if self.is_open:
+            raise RuntimeError(f"{self!r} is already open")
         if not self.given:
             raise OutputFolderError(f"{self.flag} is empty: name a folder (new, empty, or one "
                                     "acsim wrote)")

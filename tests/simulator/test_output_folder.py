@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from acsim.experiments.cli import COMMANDS as COMMAND_TABLE
 from acsim.experiments.cli import main
 from acsim.experiments.common import ExperimentOutput
 from acsim.simulator.output_folder import LEDGER, OutputFolder, OutputFolderError
@@ -217,6 +218,21 @@ def test_cli_refuses_a_file_and_a_read_only_folder(tmp_path, capsys, command):
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o755)
+
+
+EXPERIMENT_INPUTS = {"paper-real": ["--csv", "bars.csv"],
+                     "order-flow-calibration": ["--bars", "bars.csv"]}
+
+
+@pytest.mark.parametrize("name", [name for name, (_, _, kind) in COMMAND_TABLE.items()
+                                  if kind == "experiment"])
+def test_every_experiment_checks_its_folder_before_any_work(tmp_path, capsys, name):
+    """The users' folder is refused before any input is read or anything computed."""
+    folder = users_folder(tmp_path)
+    before = snapshot(folder)
+    line = refused(capsys, [name, *EXPERIMENT_INPUTS.get(name, [])], str(folder))
+    assert "holds files acsim did not write" in line
+    assert snapshot(folder) == before
 
 
 def test_a_second_run_on_the_same_folder_refuses(tmp_path):
