@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import datetime
 import io
 import json
@@ -258,6 +259,23 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
+def check_sizes(args: argparse.Namespace, cases: tuple[str, ...]) -> None:
+    """The size check of every case's fast, Mesa and naive runs (acsim.simulator.sizes)."""
+    from acsim.simulator import sizes
+
+    configs = case_configs()
+    workers = sizes.process_count(args.workers)
+    for name in cases:
+        config = configs[name]
+        fast = max(int(args.episodes * CASE_SIZES[name][0]), args.memory_episodes)
+        for work in (sizes.study_workload(config, workers=workers, episodes=max(fast, 1)),
+                     sizes.study_workload(config, mesa=True, episodes=args.mesa_episodes),
+                     dataclasses.replace(sizes.study_workload(config,
+                                                              episodes=args.naive_episodes),
+                                         planners=("reference",))):
+            sizes.check(work, args.allow_large)
+
+
 def run(name: str, args: argparse.Namespace) -> None:
     validation.integer("--episodes", args.episodes, 1)
     validation.integer("--mesa-episodes", args.mesa_episodes, 1)
@@ -269,6 +287,7 @@ def run(name: str, args: argparse.Namespace) -> None:
     unknown = [case for case in cases if case not in CASE_SIZES]
     if unknown:
         raise ParameterError(f"--cases: unknown case(s) {unknown}; known: {list(CASE_SIZES)}")
+    check_sizes(args, cases)
     report = run_benchmark(args.episodes, args.mesa_episodes, args.naive_episodes, args.workers,
                            cases)
     if args.memory_episodes:

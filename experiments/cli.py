@@ -6,7 +6,10 @@ currency per share. Volatility σ is in price units per √(time unit) (arithmet
 Each command lives in its own module, imported only when that command runs, so `acsim --help`
 and `acsim schedule` start in well under a second. A command module has `add_arguments(name,
 parser)` and `run(name, args)`; experiments have `add_arguments(parser)` and `main(args)`
-(returning the files they wrote).
+(returning the files they wrote). Every command but `dashboard` and `parameters` checks its
+size before any work (`acsim.simulator.sizes`; `--allow-large` overrides); an experiment tells
+the check how many cases it simulates on every episode with `simulated_cases(args)` (default 1)
+and, with HOLDS_ALL_EPISODES = True, that it keeps every episode in memory at once.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ COMMANDS = {
               "method) and compare it with the AC optimum", "experiment"),
 }
 
+# commands whose size is estimated and checked before any work (acsim.simulator.sizes)
+UNSIZED = ("dashboard", "parameters")
+
 DESCRIPTION = ("Optimal trade execution: Almgren-Chriss, self-alpha and ensemble coupling. "
                "Units: shares; a time unit of your choice; prices in currency per share; "
                "volatility in price units per √(time unit).")
@@ -86,15 +92,20 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             commands.add_parser(name, help=summary, add_help=False)
             continue
         module = importlib.import_module(module_name)
+        from acsim.experiments.flags import add_size_flag
+
         if kind == "experiment":
             sub = commands.add_parser(name, help=summary, description=module.__doc__,
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
             module.add_arguments(sub)
             sub.set_defaults(handler=experiment_handler(module))
+            add_size_flag(sub)
         else:
             sub = commands.add_parser(name, help=summary,
                                       description=module.DESCRIPTIONS.get(name, summary))
             module.add_arguments(name, sub)
+            if name not in UNSIZED:
+                add_size_flag(sub)
             sub.set_defaults(handler=lambda args, module=module, name=name: module.run(name, args))
     return parser
 
@@ -102,6 +113,11 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 def experiment_handler(module):
     """Run an experiment and list what it wrote."""
     def handler(args: argparse.Namespace) -> None:
+        from acsim.simulator.sizes import check, experiment_workload
+
+        cases = module.simulated_cases(args) if hasattr(module, "simulated_cases") else 1
+        check(experiment_workload(args, cases, getattr(module, "HOLDS_ALL_EPISODES", False)),
+              args.allow_large)
         written = module.main(args)
         report = next((path for path in written if path.name == "report.md"), None)
         print(f"wrote {len(written)} files to {args.out}/"

@@ -212,6 +212,11 @@ def meaning(summary: pd.DataFrame, paired: pd.DataFrame, utility: pd.Series) -> 
     return lines
 
 
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check, acsim.simulator.sizes)."""
+    return len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "results/coupling-study", 100_000)
 

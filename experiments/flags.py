@@ -172,3 +172,11 @@ def belief_table(entries: list[str]) -> dict:
         value = text.strip() if item is None else parse_text(item, f"--belief {key}", text)
         result.setdefault(table, {})[name] = value
     return result
+
+
+def add_size_flag(parser: argparse.ArgumentParser) -> None:
+    """--allow-large: run even when the size check (acsim.simulator.sizes) refuses."""
+    parser.add_argument("--allow-large", action="store_true",
+                        help="run even when the estimated peak memory exceeds the memory "
+                             "available or the estimated time exceeds 24 hours (the check "
+                             "runs before any work; see docs/sizes.md)")

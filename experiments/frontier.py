@@ -204,6 +204,12 @@ def model_report(curves: pd.DataFrame, simulated: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check): the linear study and one study per
+    impact model."""
+    return len(MONTE_CARLO_AVERSIONS) + len(MODEL_AVERSIONS) * len(MODELS)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "results/frontier", 100_000)
 

@@ -392,6 +392,11 @@ def _sign_sentence(row: pd.Series) -> str:
     return "The 95% interval includes 0: no significant cost at this size."
 
 
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check, acsim.simulator.sizes)."""
+    return sum(len(panel.values) * len(panel.planners) for panel in PANELS)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "results/impact-study", 100_000)
 

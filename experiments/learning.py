@@ -43,6 +43,7 @@ LEARNING_MARKET = {"risk_aversion": 2.0, "volatility": 0.01, "coupling": 0.0,
 FEATURES = ("time_left", "holdings")  # the observations the linear policy reads
 FEATURE_COLUMNS = [OBSERVATION_NAMES.index(name) for name in FEATURES]
 WEIGHT_NAMES = (*FEATURES, "bias")
+HOLDS_ALL_EPISODES = True  # the evaluation steps every episode at once (sizes check)
 
 
 @dataclass(frozen=True)

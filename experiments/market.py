@@ -20,6 +20,7 @@ from acsim.experiments.planning import json_text
 from acsim.simulator.config import load_config
 from acsim.simulator.market_run import STYLIZED_MARKET, frame_returns, market_frame
 from acsim.simulator.output_folder import parquet_output, write_parquet
+from acsim.simulator.sizes import check, market_workload
 from acsim.simulator.stylized_facts import excess_kurtosis
 from acsim.strategies import order_flow, validation
 from acsim.strategies.errors import ParameterError
@@ -65,6 +66,7 @@ def run(name: str, args: argparse.Namespace) -> None:
     first = validation.integer("--first-run", args.first_run, 0)
     out = parquet_output(args.out)  # checked before any work
     config = market_config(args)
+    check(market_workload(config, steps, runs), args.allow_large)
     started = time.perf_counter()
     frame = market_frame(config, steps, runs, first)
     seconds = time.perf_counter() - started

@@ -74,12 +74,25 @@ def base_market(path: str | None) -> SimulationConfig:
     return dataclasses.replace(config, beliefs={})
 
 
+def grid(args: argparse.Namespace) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The momentum shares and herding values of the grid (--quick: a smaller default)."""
+    shares = parse_numbers("--momentum-shares", args.momentum_shares) if args.momentum_shares \
+        else ((0.05, 0.5) if args.quick else (0.05, 0.25, 0.5))
+    herding = parse_numbers("--herding", args.herding) if args.herding \
+        else ((0.1, 0.9) if args.quick else (0.1, 0.5, 0.9))
+    return shares, herding
+
+
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check, acsim.simulator.sizes): every grid
+    point's strategies and the simulation its reduced form is fitted to."""
+    shares, herding = grid(args)
+    return len(shares) * len(herding) * (len(STRATEGIES) + 1)
+
+
 def main(args: argparse.Namespace) -> list[Path]:
     quick = args.quick
-    shares = parse_numbers("--momentum-shares", args.momentum_shares) if args.momentum_shares \
-        else ((0.05, 0.5) if quick else (0.05, 0.25, 0.5))
-    herding = parse_numbers("--herding", args.herding) if args.herding \
-        else ((0.1, 0.9) if quick else (0.1, 0.5, 0.9))
+    shares, herding = grid(args)
     episodes = validation.integer("--episodes", args.episodes or (2048 if quick else 16384), 2)
     fit_episodes = validation.integer("--fit-episodes", args.fit_episodes or (
         2048 if quick else 8192), 2)

@@ -491,6 +491,11 @@ def run(out: str | Path, paths: int, episodes: int, seed: int,
     return output
 
 
+def simulated_cases(args: argparse.Namespace) -> int:
+    """Cases simulated on every episode (the size check, acsim.simulator.sizes)."""
+    return len(STRATEGIES) * len(COUPLINGS) * len(SELF_ALPHAS)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "results/paper-synthetic", 50_000)
     parser.add_argument("--paths", type=int, default=None,

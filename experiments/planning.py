@@ -66,8 +66,12 @@ def run(name: str, args: argparse.Namespace) -> None:
 def problem_and_feedback(
         args: argparse.Namespace) -> tuple[ExecutionProblem, ExtendedParameters, ImpactModel]:
     """The market, extended and impact tables with every flag the user gave applied (the impact
-    model checked against the market: convexity, a positive-definite kernel)."""
+    model checked against the market: convexity, a positive-definite kernel), its size checked
+    (acsim.simulator.sizes)."""
+    from acsim.simulator.sizes import check, schedule_workload
+
     config = BASE.replace(**tables_from_args(args, TABLES))
+    check(schedule_workload(config), args.allow_large)
     return config.market, config.extended, config.impact.impact
 
 

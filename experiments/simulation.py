@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -93,6 +94,17 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
     return config.replace(**tables)
 
 
+def check_size(config: SimulationConfig, args: argparse.Namespace, strategies: tuple = (),
+               points: int = 1, mesa: bool = False, held: int | None = None,
+               episodes: int | None = None) -> None:
+    """Refuse (SizeError) a run the machine cannot hold or finish, unless --allow-large."""
+    from acsim.simulator import sizes
+
+    workers = 1 if mesa or args.backend == "inline" else sizes.process_count(args.workers)
+    sizes.check(sizes.study_workload(config, strategies, points, workers, mesa, episodes, held),
+                args.allow_large)
+
+
 def run_study_in(study: Study, args: argparse.Namespace,
                  out: str | OutputFolder | None) -> StudyResults:
     """Run a study with the backend flags, in the output folder `out` (see run_study) or, if
@@ -118,6 +130,7 @@ def command_simulate(args: argparse.Namespace) -> None:
                                           ("--backend", args.backend)) if value is not None]
         if given:
             raise ParameterError(f"{', '.join(given)} need --engine fast")
+        check_size(config, args, mesa=True, held=config.episodes)  # every episode's results kept
         episodes = [run_episode(config, episode) for episode in range(config.episodes)]
         values = np.array([float(e.shortfall[0]) for e in episodes])
         # block by block, as the fast engine reads its Parquet blocks: the same summary digits
@@ -126,6 +139,7 @@ def command_simulate(args: argparse.Namespace) -> None:
                                    notional, config.market.risk_aversion)
         summary["max_abs_final_holdings"] = max(abs(float(e.holdings[0, -1])) for e in episodes)
     else:
+        check_size(config, args)
         study = Study(config, (config.strategy,))
         summary = run_study_in(study, args, args.out).summary.iloc[0].to_dict()
     summary = {key: value for key, value in summary.items() if key not in ("case", "strategy")}
@@ -141,15 +155,19 @@ def command_run(args: argparse.Namespace) -> None:
     from acsim.simulator.study_files import (
         DEFAULT_STUDY,
         format_tables,
-        load_study,
+        read_study,
         write_outputs,
     )
 
-    study = load_study(args.config) if args.config else DEFAULT_STUDY
+    parts = (read_study(args.config) if args.config else
+             {f.name: getattr(DEFAULT_STUDY, f.name) for f in dataclasses.fields(Study)})
     changes = {name: value for name, value in (("episodes", args.episodes), ("seed", args.seed))
                if value is not None}
     if changes:
-        study = dataclasses.replace(study, base=study.base.replace(simulation=changes))
+        parts["base"] = parts["base"].replace(simulation=changes)
+    check_size(parts["base"], args, parts["strategies"],
+               math.prod(len(values) for values in parts["sweep"].values()))
+    study = Study(**parts)
     folder = OutputFolder("results" if args.out is None else args.out)
     try:  # run_study opens (checks, locks) the folder after the scheduler answers
         results = run_study_in(study, args, folder)
@@ -172,6 +190,7 @@ def command_episode(args: argparse.Namespace) -> None:
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise ParameterError(f"--plot must name a .png file, got {args.plot!r}")
     config = config_from_args(args)
+    check_size(config, args, mesa=True, episodes=1)
     result = run_episode(config, args.episode)
     if args.plot:
         from acsim.simulator.plots import plot_episode

@@ -73,6 +73,12 @@ def parse_strategy(entry: object, volume_profile: tuple | None = None) -> Strate
 
 def load_study(path: str | Path) -> Study:
     """A study from a TOML file: the configuration sections plus [study]."""
+    return Study(**read_study(path))
+
+
+def read_study(path: str | Path) -> dict:
+    """The parts of a study TOML file (base, strategies, sweep, baseline) as Study's keywords,
+    checked but not yet combined into cases (a sweep's size can be judged first)."""
     path = Path(path)
     document = read_toml(path, "study file")
     table = document.pop("study", {})
@@ -110,8 +116,9 @@ def load_study(path: str | Path) -> Study:
         if not isinstance(values, list):
             raise ParameterError(f"{path}: sweep {key!r} must be a list of values, "
                                  f"got {values!r}")
-    return Study(base, strategies, {key: tuple(values) for key, values in sweep.items()},
-                 canonical.index(baseline))
+    return {"base": base, "strategies": strategies,
+            "sweep": {key: tuple(values) for key, values in sweep.items()},
+            "baseline": canonical.index(baseline)}
 
 
 def write_outputs(results: StudyResults, study: Study, folder: OutputFolder) -> list[Path]:
