@@ -1,7 +1,8 @@
 """What every experiment shares: its command-line flags, its output directory, its verdicts.
 
 An experiment writes figures (PNG), tables (CSV and Parquet, same content) and a short
-report.md into one directory, and returns the paths it wrote. An experiment that tests the
+report.md into one output folder (new, empty or acsim's own, locked while the experiment runs:
+simulator/output_folder.py), and returns the paths it wrote. An experiment that tests the
 paper's claims also writes `verdicts.csv`: one row per claim with the paper's section, the
 statistic that decides it, its value and interval (low = high for an exact value) and the
 verdict (`acsim.simulator.statistics.verdict`: holds, does not hold or cannot tell).
@@ -16,11 +17,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from acsim.simulator.output_folder import OutputFolder
 from acsim.simulator.plots import save_figure
 from acsim.simulator.statistics import verdict
-from acsim.simulator.study import make_directory
 from acsim.strategies import validation
-from acsim.strategies.errors import ParameterError
 
 
 def declared_help(name: str) -> str:
@@ -34,7 +34,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str,
                          default_episodes: int, episodes_help: str | None = None) -> None:
     """--out, --episodes, --seed and --quick, the same for every experiment."""
     parser.add_argument("--out", default=default_out,
-                        help=f"output directory (default {default_out})")
+                        help=f"output folder: new, empty or one acsim wrote (default "
+                             f"{default_out})")
     parser.add_argument("--episodes", type=int, default=None,
                         help=episodes_help or (f"{declared_help('episodes')} (default "
                                                f"{default_episodes:,}; --quick uses far fewer)"))
@@ -84,30 +85,33 @@ def episodes_from_args(args: argparse.Namespace, default: int, quick: int) -> in
 
 @dataclass
 class ExperimentOutput:
-    """An experiment's output directory and the files written to it."""
+    """An experiment's output folder (opened, checked and locked on creation, before any work;
+    released when the object is closed or dropped) and the files written to it."""
 
     directory: Path
     written: list[Path] = field(default_factory=list)
+    folder: OutputFolder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.directory = Path(self.directory)
-        if self.directory.exists() and not self.directory.is_dir():
-            raise ParameterError(f"--out {str(self.directory)!r} is a file, not a directory")
-        make_directory(self.directory / "figures")
+        self.folder = OutputFolder(self.directory).open()
+        self.directory = self.folder.root
+
+    def path(self, name: str) -> Path:
+        """Where to write the file `name` (relative to the folder), listed as written."""
+        path = self.folder.path(name)
+        self.written.append(path)
+        return path
 
     def table(self, name: str, frame: pd.DataFrame) -> Path:
         """Write `name`.csv and `name`.parquet; returns the CSV path."""
-        csv = self.directory / f"{name}.csv"
+        csv = self.path(f"{name}.csv")
         frame.to_csv(csv, index=False)
-        frame.to_parquet(self.directory / f"{name}.parquet", index=False)
-        self.written += [csv, self.directory / f"{name}.parquet"]
+        frame.to_parquet(self.path(f"{name}.parquet"), index=False)
         return csv
 
     def figure(self, name: str, figure: plt.Figure) -> Path:
         """Save and close a matplotlib figure as figures/`name`.png."""
-        path = save_figure(figure, self.directory / "figures" / f"{name}.png")
-        self.written.append(path)
-        return path
+        return save_figure(figure, self.path(f"figures/{name}.png"))
 
     def verdicts(self, rows: list[dict]) -> pd.DataFrame:
         """Write verdicts.csv (and .parquet) from claim rows (extra keys, such as a variant,
@@ -118,7 +122,6 @@ class ExperimentOutput:
         return frame
 
     def report(self, text: str) -> Path:
-        path = self.directory / "report.md"
+        path = self.path("report.md")
         path.write_text(text)
-        self.written.append(path)
         return path

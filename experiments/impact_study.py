@@ -24,9 +24,7 @@ deterministic schedule; the programme's objective with regimes).
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -38,6 +36,7 @@ from acsim.simulator.config import SimulationConfig
 from acsim.simulator.plots import legend_outside, new_figure
 from acsim.simulator.randomness import BLOCK_SIZE, noise_shocks, regime_paths
 from acsim.simulator.statistics import Z95, paired_difference, summarise
+from acsim.simulator.study import worker_pool
 from acsim.simulator.vectorised import ensemble_paths, execute
 from acsim.strategies.errors import ParameterError
 
@@ -150,8 +149,7 @@ def simulate(all_cases: list[Case], episodes: int, seed: int,
     if workers == 1 or len(blocks) == 1:
         parts = [block_costs(all_cases, seed, block, count) for block, count in blocks]
     else:
-        context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with worker_pool(workers) as pool:
             parts = list(pool.map(block_costs, [all_cases] * len(blocks), [seed] * len(blocks),
                                   [block for block, _ in blocks],
                                   [count for _, count in blocks]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from acsim.experiments.flags import add_config_flags, tables_from_args
 from acsim.experiments.planning import json_text
 from acsim.simulator.config import load_config
 from acsim.simulator.market_run import STYLIZED_MARKET, frame_returns, market_frame
+from acsim.simulator.output_folder import parquet_output, write_parquet
 from acsim.simulator.sizes import check, market_workload
 from acsim.simulator.stylized_facts import excess_kurtosis
 from acsim.strategies import order_flow, validation
@@ -41,7 +41,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                         help="number of the first run in the seed's streams (default 0)")
     parser.add_argument("--seed", type=int, default=None, help="root seed (default 0)")
     parser.add_argument("--out", default="market.parquet",
-                        help="Parquet file to write (default market.parquet)")
+                        help="Parquet file to write: new, or one acsim wrote (default "
+                             "market.parquet)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     add_config_flags(parser, STYLIZED_MARKET, TABLES)
 
@@ -63,15 +64,13 @@ def run(name: str, args: argparse.Namespace) -> None:
     steps = validation.integer("--market-steps", args.market_steps, 2)
     runs = validation.integer("--runs", args.runs, 1)
     first = validation.integer("--first-run", args.first_run, 0)
-    out = Path(args.out)
-    if not out.resolve().parent.is_dir():
-        raise ParameterError(f"--out: the directory of {args.out!r} does not exist")
+    out = parquet_output(args.out)  # checked before any work
     config = market_config(args)
     check(market_workload(config, steps, runs), args.allow_large)
     started = time.perf_counter()
     frame = market_frame(config, steps, runs, first)
     seconds = time.perf_counter() - started
-    frame.to_parquet(out, index=False)
+    write_parquet(frame, out)
     returns = frame_returns(frame)
     lag_one = [np.corrcoef(part[:-1], part[1:])[0, 1] for part in returns.segments()]
     summary = {"runs": runs, "steps_per_run": steps, "seconds": seconds,

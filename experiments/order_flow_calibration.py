@@ -98,6 +98,7 @@ def main(args: argparse.Namespace) -> list[Path]:
     episodes = validation.integer("--episodes", args.episodes or (2048 if quick else 16384), 2)
     steps = validation.integer("--steps", args.steps, 2)
     seed = validation.integer("--seed", args.seed, 0)
+    output = ExperimentOutput(args.out)  # the folder is checked before any work
     bars = session_bars(args.bars)
     calibration = market_data.calibrate(bars, spread_bps=args.spread_bps)
     shares = args.shares or round(VOLUME_FRACTION * calibration.daily_volume)
@@ -115,7 +116,6 @@ def main(args: argparse.Namespace) -> list[Path]:
     reduced = fit_reduced_form(fit.config, episodes, seed=seed + 1)
     calibrated = fit.config.replace(beliefs=reduced.beliefs(), simulation={"seed": seed})
 
-    output = ExperimentOutput(args.out)
     output.table("bar_calibration", pd.DataFrame([vars(calibration)]))
     output.table("smm_parameters", fit.parameters())
     output.table("smm_moments", fit.result.moments)
@@ -123,10 +123,8 @@ def main(args: argparse.Namespace) -> list[Path]:
     output.table("reduced_form", reduced.table.assign(r_squared=reduced.r_squared,
                                                       residual_volatility=reduced.volatility,
                                                       episodes=reduced.episodes))
-    toml = Path(args.out) / "calibrated_market.toml"
-    toml.write_text(f"# written by acsim order-flow-calibration from {args.bars}\n"
-                    + config_toml(calibrated))
-    output.written.append(toml)
+    output.path("calibrated_market.toml").write_text(
+        f"# written by acsim order-flow-calibration from {args.bars}\n" + config_toml(calibrated))
     output.figure("smm_moments", plot_moments(fit))
     output.figure("smm_profile", plot_profile(fit))
     output.report(report(args, calibration, fit, reduced, calibrated, len(set(

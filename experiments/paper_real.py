@@ -543,10 +543,12 @@ def report(source: str, layout: str, calibration: pd.DataFrame, results: pd.Data
 # Entry points
 
 
-def run(bars: pd.DataFrame, out: str | Path, quick: bool = False,
+def run(bars: pd.DataFrame, out: str | Path | ExperimentOutput, quick: bool = False,
         settings: Settings | None = None, source: str = "bars",
         layout: str = "in memory") -> ExperimentOutput:
-    """The whole experiment on `bars` (tz-aware, validated); writes tables, figures, report."""
+    """The whole experiment on `bars` (tz-aware, validated); writes tables, figures, report
+    into `out` (a folder, or an ExperimentOutput already open)."""
+    output = out if isinstance(out, ExperimentOutput) else ExperimentOutput(out)
     settings = settings or Settings()
     if quick:
         settings = dataclasses.replace(settings, steps=settings.steps or QUICK_STEPS,
@@ -566,7 +568,6 @@ def run(bars: pd.DataFrame, out: str | Path, quick: bool = False,
                                     itertools.product((False, True), UNITS), outputs)
                                 for day in o[3]])
     compare = comparisons(results)
-    output = ExperimentOutput(out)
     verdict_table = output.verdicts(verdicts(compare, predictions))
     for name, frame in (("calibration", calibration), ("daily", results), ("paired", compare),
                         ("schedules", schedules), ("signals", predictions)):
@@ -613,11 +614,12 @@ def main(args: argparse.Namespace) -> list[Path]:
     settings = Settings(steps=args.steps, days=args.days, shares=args.shares,
                         risk_aversion=args.risk_aversion, spread=args.spread,
                         exclude_auctions=args.exclude_auctions, units=args.units)
+    output = ExperimentOutput(args.out)  # the folder is checked before any work
     if args.download:
         path = market_data.download_bars(args.download,
-                                         Path(args.out) / f"{args.download}_5m.csv")
+                                         output.path(f"{args.download}_5m.csv"))
     else:
         path = Path(args.csv)
     bars = market_data.load_bars(path, naive_timezone=args.naive_timezone)
-    return run(bars, args.out, args.quick, settings, str(path),
+    return run(bars, output, args.quick, settings, str(path),
                market_data.detect_layout(path)).written

@@ -24,6 +24,7 @@ from acsim.experiments.flags import (
 )
 from acsim.experiments.planning import json_text
 from acsim.simulator.config import SimulationConfig, load_config
+from acsim.simulator.output_folder import OutputFolder
 from acsim.simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
 from acsim.strategies.errors import ParameterError
 
@@ -50,8 +51,9 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--scheduler", default=None,
                        help="address of an existing Dask scheduler (implies --backend dask)")
     group.add_argument("--out", default=None,
-                       help="directory for per-block Parquet results and the manifest; "
-                            "running again with the same directory resumes")
+                       help="output folder for per-block Parquet results and the manifest: "
+                            "new, empty or one acsim wrote (locked while a run uses it); "
+                            "running again with the same folder resumes")
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -103,11 +105,13 @@ def check_size(config: SimulationConfig, args: argparse.Namespace, strategies: t
                 args.allow_large)
 
 
-def run_study_in(study: Study, args: argparse.Namespace) -> StudyResults:
-    """Run a study with the backend flags, in --out or a temporary directory."""
+def run_study_in(study: Study, args: argparse.Namespace,
+                 out: str | OutputFolder | None) -> StudyResults:
+    """Run a study with the backend flags, in the output folder `out` (see run_study) or, if
+    None, a temporary directory."""
     backend = args.backend or ("dask" if args.scheduler else "processes")
-    if args.out:
-        return run_study(study, args.out, backend, args.workers, args.scheduler)
+    if out is not None:
+        return run_study(study, out, backend, args.workers, args.scheduler)
     with tempfile.TemporaryDirectory(prefix="acsim-") as directory:
         return run_study(study, directory, backend, args.workers, args.scheduler)
 
@@ -137,7 +141,7 @@ def command_simulate(args: argparse.Namespace) -> None:
     else:
         check_size(config, args)
         study = Study(config, (config.strategy,))
-        summary = run_study_in(study, args).summary.iloc[0].to_dict()
+        summary = run_study_in(study, args, args.out).summary.iloc[0].to_dict()
     summary = {key: value for key, value in summary.items() if key not in ("case", "strategy")}
     summary.update({"engine": args.engine, "strategy": strategy_label(config.strategy),
                     "seed": config.seed})
@@ -166,9 +170,12 @@ def command_run(args: argparse.Namespace) -> None:
     check_size(parts["base"], args, parts["strategies"],
                math.prod(len(values) for values in parts["sweep"].values()))
     study = Study(**parts)
-    args.out = args.out or "results"
-    results = run_study_in(study, args)
-    written = write_outputs(results, study)
+    folder = OutputFolder("results" if args.out is None else args.out)
+    try:  # run_study opens (checks, locks) the folder after the scheduler answers
+        results = run_study_in(study, args, folder)
+        written = write_outputs(results, study, folder)
+    finally:
+        folder.close()
     if args.format == "json":
         print(json_text({"study": describe_study(study),
                          "summary": results.summary.to_dict(orient="records"),

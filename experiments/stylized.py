@@ -155,11 +155,11 @@ def main(args: argparse.Namespace) -> list[Path]:
         100 if args.quick else 200), 10)
     lookback = config.order_flow.lookback
     settings = FactSettings(replicates=replicates, correlated_lags=lookback)
+    output = ExperimentOutput(args.out)  # the folder is checked before any work
     sets = returns_sets(args, config)
     root = np.random.SeedSequence(config.seed)
     facts = {name: stylized_facts.measure(returns, child, settings)
              for (name, returns), child in zip(sets.items(), root.spawn(len(sets)))}
-    output = ExperimentOutput(args.out)
     for name, table in stylized_facts.combined_tables(facts).items():
         output.table(f"stylized_facts_{name}", table)
     for name, draw in stylized_facts.FIGURES.items():

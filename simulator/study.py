@@ -8,9 +8,13 @@ between cases are paired.
 
 Each block is written to `OUT/blocks/block-NNNNNN.parquet` (atomically) with one
 `shortfall_<i>` and one `final_holdings_<i>` column per case; `OUT/manifest.json` records the
-study. Starting again with the same output directory computes only the missing blocks,
-and the summaries are read back block by block in block order, so results are identical
-for any worker count, backend or interruption, and memory stays bounded by the block size.
+study. OUT is an output folder (simulator/output_folder.py): new, empty or acsim's own, locked
+while the study runs; its ledger records each finished block's row count and sha256, written by
+the main process as blocks complete. Starting again with the same output folder computes only the
+blocks that are not finished and intact (a missing, truncated or swapped block file is computed
+again, never accepted), and the summaries are read back block by block in block order, so
+results are identical for any worker count, backend or interruption, and memory stays bounded by
+the block size.
 Only per-episode shortfall and final holdings are stored (use `simulate_block` or the Mesa
 model for whole paths).
 """
@@ -18,16 +22,24 @@ model for whole paths).
 from __future__ import annotations
 
 import copy
+import ctypes
 import dataclasses
 import functools
+import hashlib
 import json
 import os
+import signal
+import socket
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,10 +49,14 @@ from tqdm import tqdm
 
 from acsim.agents.policies import POLICIES, StrategyParameters, policy_label
 from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig, describe_object
+from acsim.simulator.output_folder import OutputFolder
 from acsim.simulator.randomness import BLOCK_SIZE, momentum_shocks, noise_shocks, regime_paths
 from acsim.simulator.statistics import Blocks, summarise_blocks
 from acsim.simulator.vectorised import ensemble_paths, execute
 from acsim.strategies.errors import ParameterError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 MANIFEST_VERSION = 2
 
@@ -223,12 +239,27 @@ def ignores_field(case: Case, policy: object) -> bool:
             and not getattr(policy, "uses_field", True))
 
 
+def block_name(block: int) -> str:
+    """A block file's path inside the study's output folder."""
+    return f"blocks/block-{block:06d}.parquet"
+
+
 def block_path(out: Path, block: int) -> Path:
-    return out / "blocks" / f"block-{block:06d}.parquet"
+    return out / block_name(block)
 
 
-def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int, float]:
-    """Compute every case of one block and write its Parquet file; (block, episodes, seconds)."""
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+BlockResult = tuple[int, int, float, str]  # run_block: block, episodes, seconds, sha256
+
+
+def run_block(study: Study, block: int, count: int, out: str) -> BlockResult:
+    """Compute every case of one block and write its Parquet file; (block, episodes, seconds,
+    sha256 of the file)."""
     started = time.perf_counter()
     cases = study.cases()
     base = study.base
@@ -259,76 +290,161 @@ def run_block(study: Study, block: int, count: int, out: str) -> tuple[int, int,
     target = block_path(Path(out), block)
     partial = target.with_suffix(f".partial-{os.getpid()}")
     pq.write_table(pa.table(columns), partial)
+    digest = file_digest(partial)
     os.replace(partial, target)
-    return block, count, time.perf_counter() - started
+    return block, count, time.perf_counter() - started, digest
 
 
-def make_directory(path: Path, flag: str = "--out") -> None:
-    """Create an output directory, or a ParameterError saying why it cannot be."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ParameterError(f"{flag} {str(path)!r} cannot be created: "
-                             f"{error.strerror or error}") from None
+def _prepare(study: Study, folder: OutputFolder) -> None:
+    """Write the manifest in a new folder, or check that the folder holds this study."""
+    manifest = folder.root / "manifest.json"
+    description = json.loads(json.dumps(study.to_dict()))
+    if folder.facts("manifest.json") is not None and manifest.exists():
+        try:
+            recorded = json.loads(manifest.read_text())
+        except ValueError:
+            recorded = None
+        if recorded != description:
+            raise ParameterError(f"output directory {str(folder.root)!r} holds a different "
+                                 "study; use another --out or delete it")
+        return
+    # a new manifest: no block already in the folder is trusted to belong to this study
+    folder.record({name: {} for name in folder.files if name.startswith("blocks/")})
+    partial = folder.path("manifest.json").with_suffix(f".partial-{os.getpid()}")
+    partial.write_text(json.dumps(description, indent=2))
+    os.replace(partial, manifest)
 
 
-def _prepare(study: Study, out: Path) -> None:
-    make_directory(out / "blocks")
-    manifest = out / "manifest.json"
-    description = study.to_dict()
-    if manifest.exists():
-        recorded = json.loads(manifest.read_text())
-        if recorded != json.loads(json.dumps(description)):
-            raise ParameterError(f"output directory {str(out)!r} holds a different study; "
-                                 "use another --out or delete it")
-    else:
-        manifest.write_text(json.dumps(description, indent=2))
+def finished_blocks(study: Study, folder: OutputFolder) -> set[int]:
+    """The blocks whose file the ledger records as finished and which are intact: the recorded
+    row count is the block's and the file's sha256 is the recorded one."""
+    finished = set()
+    for block, count in study.blocks():
+        facts = folder.facts(block_name(block)) or {}
+        path = folder.root / block_name(block)
+        if (facts.get("rows") == count and path.is_file()
+                and file_digest(path) == facts.get("sha256")):
+            finished.add(block)
+    return finished
 
 
 BACKENDS = ("inline", "processes", "dask")
+SCHEDULER_TIMEOUT = 3.0  # seconds to wait for a Dask scheduler to answer
+PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
+
+
+class SchedulerError(ParameterError):
+    """No Dask scheduler answers at the given address."""
+
+
+def connect_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> Client:
+    """A distributed.Client connected to the scheduler at `address`, or SchedulerError within
+    `timeout` seconds (a TCP address is probed first, so a refused one fails at once)."""
+    def unreachable(reason: str) -> SchedulerError:
+        return SchedulerError(f"--scheduler {address!r}: no Dask scheduler answered within "
+                              f"{timeout:g} s ({reason})")
+
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if "://" not in host and port.isdigit():
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except OSError as error:
+            raise unreachable(error.strerror or type(error).__name__) from None
+    from distributed import Client
+
+    outcome: dict = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = Client(address, timeout=timeout)
+        except Exception as error:  # refused, timed out, a malformed address, not Dask there
+            outcome["error"] = error
+
+    # distributed bounds the connection by `timeout` but not the handshake after it: a server
+    # that accepts and stays silent would hang the client, so the wait is bounded here
+    attempt = threading.Thread(target=connect, name="acsim-scheduler", daemon=True)
+    attempt.start()
+    attempt.join(timeout + 1.0)
+    if "client" in outcome:
+        return outcome["client"]
+    error = outcome.get("error")
+    raise unreachable("no handshake" if error is None else
+                      f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
+
+
+def _start_worker(parent: int) -> None:
+    """Pool worker initializer: Ctrl-C is left to the parent (which lets running blocks finish
+    and records them), and the worker is killed when the parent ends, kill -9 included (Linux:
+    prctl PR_SET_PDEATHSIG; elsewhere workers end with their pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the signal was armed
+        os._exit(1)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A local process pool whose workers end with this process."""
+    # fork starts workers without re-importing the world; spawn where fork does not exist
+    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_start_worker, initargs=(os.getpid(),))
 
 
 def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str,
-              workers: int, scheduler: str | None, bar: tqdm) -> None:
+              workers: int, client: Client | None,
+              finished: Callable[[BlockResult], None]) -> None:
+    """Compute the blocks `todo`, calling `finished` with each run_block result in the main
+    process as the block completes. client: a connected Dask client (dask backend with a
+    scheduler) or None."""
     if backend == "dask":
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed
 
-        cluster = None
-        environment = dict(os.environ)  # LocalCluster sets thread-count variables here
-        if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-        client = Client(scheduler if scheduler is not None else cluster)
-        try:
+        with ExitStack() as stack:
+            if client is None:
+                environment = dict(os.environ)  # LocalCluster sets thread-count variables here
+                stack.callback(os.environ.update, environment)
+                stack.callback(os.environ.clear)
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
             shared = client.scatter(study, broadcast=True)
             futures = [client.submit(run_block, shared, block, count, str(out), pure=False)
                        for block, count in todo]
             for future in dask_completed(futures):
-                bar.update(future.result()[1])
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-            os.environ.clear()
-            os.environ.update(environment)
+                finished(future.result())
         return
     if backend == "inline" or workers == 1 or len(todo) == 1:
         for block, count in todo:
-            bar.update(run_block(study, block, count, str(out))[1])
+            finished(run_block(study, block, count, str(out)))
         return
-    # fork starts workers without re-importing the world; spawn where fork does not exist
-    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_block, study, block, count, str(out)) for block, count in todo]
-        for future in as_completed(futures):
-            bar.update(future.result()[1])
+    with worker_pool(workers) as pool:
+        pending = {pool.submit(run_block, study, block, count, str(out))
+                   for block, count in todo}
+        try:
+            for future in as_completed(pending):
+                pending.remove(future)
+                finished(future.result())
+        except BaseException:
+            # interrupted, or a block failed: start no other block, keep those that finished
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future in pending:
+                if not future.cancelled() and future.exception() is None:
+                    finished(future.result())
+            raise
 
 
-def run_study(study: Study, out: str | Path, backend: str = "processes",
+def run_study(study: Study, out: str | Path | OutputFolder, backend: str = "processes",
               workers: int | None = None, scheduler: str | None = None,
               progress: bool | None = None) -> StudyResults:
-    """Compute the missing blocks of a study in `out`, then summarise every case.
+    """Compute the unfinished blocks of a study in the output folder `out`, then summarise
+    every case.
+
+    out: a folder path (opened, checked and locked here, released on return), or an
+        OutputFolder: opened here if it is not yet open, and left open for the caller to write
+        more files into and close.
 
     backend: "inline" (this process), "processes" (a local process pool, the default) or
         "dask" (Dask distributed: the cluster at `scheduler`, or a local one started with
@@ -347,20 +463,33 @@ def run_study(study: Study, out: str | Path, backend: str = "processes",
                              "needs the processes or dask backend")
     if workers is None:
         workers = os.cpu_count() or 1
-    out = Path(out).resolve()  # workers, maybe on other machines, write here (shared disk)
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"output directory {str(out)!r} is a file")
-    _prepare(study, out)
-    _started_policies.clear()  # each study starts its built-in policies afresh
-    todo = [(block, count) for block, count in study.blocks()
-            if not block_path(out, block).exists()]
-    show = sys.stderr.isatty() if progress is None else progress
-    total = sum(count for _, count in todo)
-    with tqdm(total=total, unit="ep", unit_scale=True, disable=not show,
-              desc="episodes") as bar:
-        if todo:
-            _dispatch(study, out, todo, backend, workers, scheduler, bar)
-    return summarise_study(study, out, show)
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out)
+    with ExitStack() as stack:
+        # the scheduler must answer before the output folder is touched
+        client = stack.enter_context(connect_scheduler(scheduler)) if scheduler else None
+        if not folder.is_open:
+            folder.open()
+            if folder is not out:
+                stack.callback(folder.close)
+        _prepare(study, folder)
+        _started_policies.clear()  # each study starts its built-in policies afresh
+        finished = finished_blocks(study, folder)
+        todo = [(block, count) for block, count in study.blocks() if block not in finished]
+        folder.paths([block_name(block) for block, _ in todo])
+        show = sys.stderr.isatty() if progress is None else progress
+        total = sum(count for _, count in todo)
+        with tqdm(total=total, unit="ep", unit_scale=True, disable=not show,
+                  desc="episodes") as bar:
+
+            def record(result: BlockResult) -> None:
+                block, count, _, digest = result
+                folder.record({block_name(block): {"rows": count, "sha256": digest}})
+                bar.update(count)
+
+            if todo:
+                # workers, maybe on other machines, write into the folder (a shared disk)
+                _dispatch(study, folder.root, todo, backend, workers, client, record)
+        return summarise_study(study, folder.root, show)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from acsim.simulator.config import (
     config_parameters,
     read_toml,
 )
+from acsim.simulator.output_folder import OutputFolder
 from acsim.simulator.plots import errorbar_panels, parameter_label, save_figure, strategy_colours
 from acsim.simulator.study import Study, StudyResults, strategy_label
 from acsim.strategies.components import is_path
@@ -293,20 +294,20 @@ def report_markdown(results: StudyResults, study: Study, figures: list[Path]) ->
     return "\n".join(lines)
 
 
-def write_outputs(results: StudyResults, study: Study) -> list[Path]:
+def write_outputs(results: StudyResults, study: Study, folder: OutputFolder) -> list[Path]:
     """Every file `acsim run` writes besides the blocks and the manifest, in its output
-    directory: the tables (CSV and Parquet), the figures and report.md."""
-    out = results.out
+    folder (open): the tables (CSV and Parquet), the figures and report.md; every path comes
+    from `folder`, which refuses a file acsim did not write."""
     written = []
     for name, frame in (("summary", results.summary), ("paired", results.paired)):
         if frame.empty:
             continue
-        frame.to_csv(out / f"{name}.csv", index=False)
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-        written += [out / f"{name}.csv", out / f"{name}.parquet"]
+        csv, parquet = folder.paths([f"{name}.csv", f"{name}.parquet"])
+        frame.to_csv(csv, index=False)
+        frame.to_parquet(parquet, index=False)
+        written += [csv, parquet]
     figures = []
     if study.sweep:
-        (out / "figures").mkdir(exist_ok=True)
         keys = list(study.sweep)
         x, panel, rest = keys[0], (keys[1] if len(keys) > 1 else None), keys[2:]
         name = x.split(".")[-1]
@@ -335,7 +336,7 @@ def write_outputs(results: StudyResults, study: Study) -> list[Path]:
                 axis=1) if rest else frame["strategy"])
             figure = errorbar_panels(lines, x, value, label, panel=panel, group="line",
                                      title=title, interval=interval, colours=colours)
-            figures.append(save_figure(figure, out / "figures" / f"{stem}_vs_{name}.png"))
-    report = out / "report.md"
+            figures.append(save_figure(figure, folder.path(f"figures/{stem}_vs_{name}.png")))
+    report = folder.path("report.md")
     report.write_text(report_markdown(results, study, figures))
     return written + figures + [report]
