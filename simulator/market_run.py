@@ -16,6 +16,7 @@ so memory stays bounded for 10⁶ steps of 100 agents: 10⁸ uniforms); the pric
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,22 @@ def frame_returns(frame: pd.DataFrame) -> SegmentedReturns:
     ordered = frame.sort_values(["run", "step"], kind="stable")
     return SegmentedReturns.from_segments([group["return"].to_numpy()
                                            for _, group in ordered.groupby("run", sort=True)])
+
+
+def read_returns(path: str | Path) -> SegmentedReturns:
+    """The returns of a Parquet file written by `acsim market`, or a named error for a path that
+    is missing, a directory or not such a Parquet file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ParameterError(f"returns file {str(path)!r} is a directory, not a Parquet file")
+    if not path.is_file():
+        raise ParameterError(f"returns file {str(path)!r} does not exist")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise ParameterError(f"returns file {str(path)!r} is not a readable Parquet file: "
+                             f"{str(error).splitlines()[0]}") from None
+    return frame_returns(frame)
 
 
 def bar_returns(bars: pd.DataFrame) -> SegmentedReturns:

@@ -109,8 +109,11 @@ def load_study(path: str | Path) -> Study:
         if not isinstance(values, list):
             raise ParameterError(f"{path}: sweep {key!r} must be a list of values, "
                                  f"got {values!r}")
-    return Study(base, strategies, {key: tuple(values) for key, values in sweep.items()},
-                 canonical.index(baseline))
+    try:
+        return Study(base, strategies, {key: tuple(values) for key, values in sweep.items()},
+                     canonical.index(baseline))
+    except ParameterError as error:
+        raise ParameterError(f"{path}: {error}") from None
 
 
 def write_outputs(results: StudyResults, study: Study) -> list[Path]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from acsim.strategies import validation
 from acsim.strategies.costs import ScheduleCost, schedule_cost, trades_from_holdings
 from acsim.strategies.errors import ParameterError
 from acsim.strategies.parameters import ExecutionProblem
@@ -27,11 +28,16 @@ SMALL_DECAY = 1e-8  # below this κT the drift term's limit is exact to rounding
 def discrete_kappa(urgency: float, effective_temporary_impact: float, step_length: float) -> float:
     """κ = (2/τ)·asinh(τ·√(urgency/η̃)/2), the exact discrete decay rate per time unit.
 
-    urgency is λσ² (plus self_alpha in the extended model).
+    urgency is λσ² (plus self_alpha in the extended model). κT = Nκτ must be finite: the
+    schedules are ratios of hyperbolic functions of it.
     """
-    return 2.0 / step_length * math.asinh(
+    rate = 2.0 / step_length * math.asinh(
         0.5 * step_length * math.sqrt(urgency / effective_temporary_impact)
     )
+    validation.within_float_range([(
+        "κ, the decay rate (per time unit)", rate,
+        "risk_aversion·volatility² + self_alpha (the urgency), or raise temporary_impact")])
+    return rate
 
 
 def kappa(problem: ExecutionProblem) -> float:
