@@ -144,6 +144,7 @@ def simulate_market(config: SimulationConfig, steps: int, run: int = 0) -> Marke
 
     steps = validation.integer("steps", steps, 1)
     run = validation.integer("run", run, 0)
+    config.check_simulated_magnitudes(steps)
     market, flow = config.market, config.order_flow
     block, offset = divmod(run, BLOCK_SIZE)
     counts = run_counts(config, steps, run)

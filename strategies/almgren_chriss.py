@@ -48,7 +48,12 @@ def kappa(problem: ExecutionProblem) -> float:
 
 def continuous_kappa(problem: ExecutionProblem) -> float:
     """APPROXIMATION: the continuous-time κ = √(λσ²/η) (AC 2000, τ → 0)."""
-    return math.sqrt(problem.risk_aversion * problem.volatility**2 / problem.temporary_impact)
+    rate = math.sqrt(problem.risk_aversion * problem.volatility**2 / problem.temporary_impact)
+    validation.within_float_range([("κT = √(λσ²/η)·T, the continuous decay over the horizon",
+                                    rate * problem.horizon,
+                                    "risk_aversion·volatility² or horizon, or raise "
+                                    "temporary_impact")])
+    return rate
 
 
 def half_life(problem: ExecutionProblem) -> float:

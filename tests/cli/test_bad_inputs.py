@@ -56,6 +56,14 @@ def refused(capsys, argv: list[str]) -> str:
     (["schedule", "--model", "extended", "--no-buyback", "--coupling", "1e300", "--field",
       "1e10"], "coupling"),
     (["schedule", "--horizon", "1e-320"], "horizon"),
+    (["schedule", "--impact", "power", "--impact-coefficient", "1e300"], "impact_coefficient"),
+    (["schedule", "--transient", "exponential", "--transient-impact", "1e308"],
+     "transient_impact"),
+    (["schedule", "--transient", "exponential", "--resilience", "1e308"], "resilience"),
+    (["schedule", "--transient", "power-law", "--transient-time", "1e-308"], "transient_time"),
+    (["schedule", "--model", "ac-continuous", "--shares", "1", "--risk-aversion", "1e290",
+      "--temporary-impact", "1e-320", "--permanent-impact", "0", "--volatility", "1",
+      "--horizon", "1e10", "--steps", "3"], "κT"),
     (["cost", "--steps", "1", "--horizon", "1", "--shares", "1e308", "--trades", "1e308"],
      "shares"),
     (["cost", "--steps", "2", "--horizon", "2", "--holdings", "1e6,1e200,0"],
@@ -64,7 +72,7 @@ def refused(capsys, argv: list[str]) -> str:
     (["simulate", "--episodes", "2", "--volatility", "1e200"], "volatility"),
     (["simulate", "--episodes", "2", "--shares", "1e308"], "shares"),
     (["simulate", "--episodes", "2", "--shares", "1e150"], "shares"),
-    (["simulate", "--episodes", "2", "--price", "1e300"], "prices"),
+    (["simulate", "--episodes", "2", "--price", "1e300"], "price"),
     (["simulate", "--episodes", "2", "--coupling", "1e308"], "coupling"),
     (["simulate", "--episodes", "2", "--drift", "1e308"], "drift"),
     (["simulate", "--episodes", "2", "--self-alpha", "1e308"], "self_alpha"),
@@ -72,10 +80,28 @@ def refused(capsys, argv: list[str]) -> str:
     (["simulate", "--episodes", "2", "--engine", "fast", "--backend", "inline",
       "--coupling", "1e300"], "coupling"),
     (["episode", "--volatility", "1e200"], "volatility"),
+    (["simulate", "--episodes", "2", "--regimes", "markov", "--regime-volatilities", "1e200,1",
+      "--regime-transition", "0.9,0.1,0.2,0.8"], "[regimes] volatilities"),
+    (["simulate", "--episodes", "2", "--belief", "market.volatility=1e200"], "beliefs.market"),
+    (["simulate", "--episodes", "2", "--impact", "power", "--impact-coefficient", "1e300"],
+     "impact_coefficient"),
     (["simulate", "--episodes", "1"], "episodes"),
 ])
 def test_extreme_values_are_named_errors(capsys, argv, named):
     assert named in refused(capsys, argv)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("flags, named", [
+    (["--momentum-size", "1e308"], "order-flow sizes"),
+    (["--volatility", "1e150"], "fourth moment"),
+    (["--price", "1e300"], "every return is the same"),
+])
+def test_market_extremes_are_named_errors_and_write_nothing(capsys, tmp_path, flags, named):
+    out = tmp_path / "market.parquet"
+    assert named in refused(capsys, ["market", "--market-steps", "100", "--out", str(out),
+                                     *flags])
+    assert not out.exists()
 
 
 def test_huge_but_representable_order_scales_exactly(capsys):

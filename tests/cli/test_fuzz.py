@@ -51,6 +51,11 @@ small_counts = st.one_of(st.integers(-2, 30).map(str), st.sampled_from(WORDS))
 MARKET_FLAGS = ["--shares", "--horizon", "--price", "--volatility", "--half-spread",
                 "--temporary-impact", "--permanent-impact", "--risk-aversion", "--drift"]
 FEEDBACK_FLAGS = ["--coupling", "--self-alpha"]
+IMPACT_FLAGS = ["--impact-exponent", "--impact-coefficient", "--transient-impact", "--resilience",
+                "--transient-exponent", "--transient-time"]
+impact_models = st.sampled_from([[], [], ["--impact", "power"], ["--transient", "exponential"],
+                                 ["--transient", "power-law"],
+                                 ["--impact", "power", "--transient", "exponential"]])
 
 
 def flag_values(flags: list[str], value_strategy=values):
@@ -103,18 +108,21 @@ output_format = st.sampled_from([[], ["--format", "json"]])
 
 
 @settings(FUZZ, max_examples=300)
-@given(flag_values(MARKET_FLAGS + FEEDBACK_FLAGS), flag_values(["--steps"], small_counts),
+@given(flag_values(MARKET_FLAGS + FEEDBACK_FLAGS + IMPACT_FLAGS),
+       flag_values(["--steps"], small_counts),
        st.sampled_from([[], ["--model", "extended"], ["--model", "ac-continuous"],
                         ["--model", "twap"], ["--model", "extended", "--no-buyback"]]),
-       st.sampled_from([[], ["--field"]]), values, output_format)
-def test_schedule(flags, steps, model, field, field_value, form):
-    check(["schedule", *flags, *steps, *model, *(field and [f"--field={field_value}"]), *form])
+       impact_models, st.sampled_from([[], ["--field"]]), values, output_format)
+def test_schedule(flags, steps, model, impact, field, field_value, form):
+    check(["schedule", *flags, *steps, *model, *impact,
+           *(field and [f"--field={field_value}"]), *form])
 
 
 @settings(FUZZ, max_examples=200)
-@given(flag_values(MARKET_FLAGS + FEEDBACK_FLAGS + ["--field"]), values,
-       st.lists(values, max_size=3), st.sampled_from(["--trades", "--holdings"]), output_format)
-def test_cost(flags, shares, schedule, kind, form):
+@given(flag_values(MARKET_FLAGS + FEEDBACK_FLAGS + IMPACT_FLAGS + ["--field"]), values,
+       st.lists(values, max_size=3), st.sampled_from(["--trades", "--holdings"]),
+       impact_models, output_format)
+def test_cost(flags, shares, schedule, kind, impact, form):
     """A schedule of generated values closed so that it sells `shares` (when they are numbers):
     trades n_1.. n_{N-1} and n_N = X - Σ, or holdings X, x_1.. x_{N-1}, 0."""
     steps = len(schedule) + 1
@@ -124,7 +132,7 @@ def test_cost(flags, shares, schedule, kind, form):
     except ValueError:
         closed = schedule or [shares]
     check(["cost", *flags, f"--shares={shares}", "--steps", str(steps), "--horizon", str(steps),
-           f"{kind}={','.join(closed)}", *form])
+           f"{kind}={','.join(closed)}", *impact, *form])
 
 
 @settings(FUZZ, max_examples=40)
