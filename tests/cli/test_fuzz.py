@@ -136,14 +136,15 @@ def test_cost(flags, shares, schedule, kind, impact, form):
 
 
 @settings(FUZZ, max_examples=40)
-@given(flag_values(MARKET_FLAGS + FEEDBACK_FLAGS + ["--field-scale", "--herding"]),
+@given(flag_values(MARKET_FLAGS + FEEDBACK_FLAGS + IMPACT_FLAGS + ["--field-scale", "--herding"]),
        flag_values(["--steps", "--agents", "--episodes", "--seed"], small_counts),
-       st.sampled_from(["twap", "ac-adaptive", "extended"]),
-       st.sampled_from([["--engine", "fast", "--backend", "inline"], []]), output_format)
-def test_simulate(flags, counts, strategy, engine, form):
+       st.sampled_from(["twap", "ac-adaptive", "extended"]), impact_models,
+       st.sampled_from([["simulate", "--engine", "fast", "--backend", "inline"], ["simulate"],
+                        ["episode"]]), output_format)
+def test_simulate_and_episode(flags, counts, strategy, impact, command, form):
     # few steps, agents and episodes unless a generated count (after these) says otherwise
-    check(["simulate", "--steps", "5", "--agents", "10", "--episodes", "2", *flags, *counts,
-           "--strategy", strategy, *engine, *form])
+    check([*command, "--steps", "5", "--agents", "10", "--episodes", "2", *flags, *counts,
+           "--strategy", strategy, *impact, *form])
 
 
 def toml_value(value: object) -> str:
