@@ -148,10 +148,9 @@ def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: 
     largest = problem.holdings_bound(drift_bound) if holdings is None else holdings
     trade = 2.0 * largest if trade is None else trade
     held = "shares" if drift_bound == 0.0 else "shares, drift or coupling·field"
+    urgency = problem.risk_aversion * problem.volatility * problem.volatility
     variance = problem.volatility * problem.volatility * horizon * largest * largest
-    terms = [
-        ("max |x_k|, the holdings (bound X + |a|·T²/(16η̃))", largest,
-         "drift (or coupling·field) or horizon, or raise temporary_impact"),
+    costs = [  # the terms of E (bounds)
         ("½γX², the permanent-impact cost", 0.5 * problem.permanent_impact * shares * shares,
          "permanent_impact or shares"),
         ("ε·Σ|n_k|, the spread cost (bound)", problem.half_spread * steps * trade,
@@ -163,15 +162,19 @@ def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: 
          f"horizon or {held}"),
         ("self_alpha·τ·Σx_k², the self-impact cost (bound)", self_alpha * horizon * largest
          * largest, f"self_alpha, horizon or {held}"),
-        ("λσ², the urgency", problem.risk_aversion * problem.volatility * problem.volatility,
-         "risk_aversion or volatility"),
-        ("V = σ²τ·Σx_k², the variance (bound)", variance, f"volatility, horizon or {held}"),
-        ("λV, the risk term (bound)", problem.risk_aversion * variance,
-         f"risk_aversion, volatility, horizon or {held}"),
     ]
-    total = sum(value for _, value, _ in terms[1:6]) + terms[-1][1]
-    terms.append(("E + λV in basis points of the notional (bound)",
-                  1e4 * (total / (shares * problem.price)), "the parameters above, or raise price"))
+    risk = problem.risk_aversion * variance
+    utility = sum(value for _, value, _ in costs) + risk
+    terms = [
+        ("max |x_k|, the holdings (bound X + |a|·T²/(16η̃))", largest,
+         "drift (or coupling·field) or horizon, or raise temporary_impact"),
+        *costs,
+        ("λσ², the urgency", urgency, "risk_aversion or volatility"),
+        ("V = σ²τ·Σx_k², the variance (bound)", variance, f"volatility, horizon or {held}"),
+        ("λV, the risk term (bound)", risk, f"risk_aversion, volatility, horizon or {held}"),
+        ("E + λV in basis points of the notional (bound)",
+         1e4 * (utility / (shares * problem.price)), "the parameters above, or raise price"),
+    ]
     validation.within_float_range(terms)
 
 
