@@ -92,13 +92,17 @@ def describe_impact(impact: ImpactModel, problem: ExecutionProblem) -> str:
 
 
 def field_from_args(args: argparse.Namespace) -> float | np.ndarray | None:
-    """The --field forecast; --coupling without it would be silently multiplied by 0."""
+    """The --field forecast. The field enters only as coupling·f̂, so --coupling without
+    --field, or --field without --coupling, would be silently multiplied by 0: refused."""
     if args.field is None:
         if args.coupling is not None:
             raise ParameterError("--coupling needs --field (the field forecast f̂ it multiplies; "
                                  "without one the coupling term is 0)")
         return None
     values = np.array(parse_numbers("--field", args.field))
+    if args.coupling is None:
+        raise ParameterError("--field needs --coupling (the field moves the price by "
+                             "coupling·f̂; without it the field is ignored)")
     return float(values[0]) if values.shape[0] == 1 else values
 
 

@@ -137,6 +137,7 @@ def command_simulate(args: argparse.Namespace) -> None:
     summary = {key: value for key, value in summary.items() if key not in ("case", "strategy")}
     summary.update({"engine": args.engine, "strategy": strategy_label(config.strategy),
                     "seed": config.seed})
+    finite_output(summary, "the summary")
     if args.format == "json":
         print(json_text(summary))
     else:
