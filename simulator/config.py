@@ -209,15 +209,13 @@ class SimulationConfig:
         try:
             planner = believed.with_changes(volatility=largest_volatility)
             check_magnitudes(planner, believed_drift, beliefs.extended.self_alpha)
-            largest = max(market.holdings_bound(drift), planner.holdings_bound(believed_drift))
-            check_magnitudes(market.with_changes(volatility=largest_volatility), drift,
-                             self.extended.self_alpha, holdings=largest)
         except ParameterError as error:
             if largest_volatility == market.volatility:
                 raise
             raise ParameterError(f"{error} (volatility here is the largest regime volatility, "
                                  f"{largest_volatility:g}: reduce [regimes] volatilities)"
                                  ) from None
+        largest = max(market.holdings_bound(drift), planner.holdings_bound(believed_drift))
         tau, trade = market.step_length, 2.0 * largest
         flow = 0.0
         if self.order_flow_market:  # |Q_k| <= M·(φ + ψ) + 10·φ·ν·√M, moved by γ per share

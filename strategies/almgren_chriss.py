@@ -93,7 +93,8 @@ def _holdings(problem: ExecutionProblem, rate: float, impact: float) -> np.ndarr
     if drift != 0.0:
         urgency = problem.risk_aversion * problem.volatility**2
         if rate * horizon >= SMALL_DECAY:
-            path = path + drift / (2.0 * urgency) * drift_shape(rate, times, horizon)
+            # x̄·shape with x̄ = α/(2λσ²), divided first: x̄ alone may overflow when λσ² is tiny
+            path = path + drift * (drift_shape(rate, times, horizon) / (2.0 * urgency))
         else:  # κT -> 0: the drift term tends to the parabola α·t(T - t)/(4η̃), error O((κT)²)
             path = path + drift * times * (horizon - times) / (4.0 * impact)
     path[-1] = 0.0

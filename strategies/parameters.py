@@ -140,14 +140,18 @@ class ExecutionProblem:
 def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: float = 0.0,
                      holdings: float | None = None, trade: float | None = None) -> None:
     """Refuse a problem whose planning quantities would leave float64 (overflow, then NaN or inf
-    schedules and costs), naming the fields: λσ², and bounds of every term of E and V (MODEL §3)
+    schedules and costs), naming the fields: λσ², the squares X², x_k², n_k² and bounds of every
+    term of E and V (MODEL §3)
     for planning drifts |a_k| <= drift_bound, holdings |x_k| <= holdings (default: the linear
     planner's bound) and trades |n_k| <= trade (default: twice the holdings bound)."""
     shares, horizon, steps = problem.shares, problem.horizon, problem.steps
     impact = problem.effective_temporary_impact
     largest = problem.holdings_bound(drift_bound) if holdings is None else holdings
     trade = 2.0 * largest if trade is None else trade
-    held = "shares" if drift_bound == 0.0 else "shares, drift or coupling·field"
+    if holdings is not None:
+        held = "the schedule's holdings and trades"
+    else:
+        held = "shares" if drift_bound == 0.0 else "shares, drift or coupling·field"
     urgency = problem.risk_aversion * problem.volatility * problem.volatility
     variance = problem.volatility * problem.volatility * horizon * largest * largest
     costs = [  # the terms of E (bounds)
@@ -165,9 +169,11 @@ def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: 
     ]
     risk = problem.risk_aversion * variance
     utility = sum(value for _, value, _ in costs) + risk
+    square = max(largest, trade)
     terms = [
         ("max |x_k|, the holdings (bound X + |a|·T²/(16η̃))", largest,
          "drift (or coupling·field) or horizon, or raise temporary_impact"),
+        ("x_k², n_k², the squares in E and V (bound)", square * square, held),
         *costs,
         ("λσ², the urgency", urgency, "risk_aversion or volatility"),
         ("V = σ²τ·Σx_k², the variance (bound)", variance, f"volatility, horizon or {held}"),
