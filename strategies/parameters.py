@@ -140,10 +140,10 @@ class ExecutionProblem:
 def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: float = 0.0,
                      holdings: float | None = None, trade: float | None = None) -> None:
     """Refuse a problem whose planning quantities would leave float64 (overflow, then NaN or inf
-    schedules and costs), naming the fields: λσ², the squares X², x_k², n_k² and bounds of every
-    term of E and V (MODEL §3)
-    for planning drifts |a_k| <= drift_bound, holdings |x_k| <= holdings (default: the linear
-    planner's bound) and trades |n_k| <= trade (default: twice the holdings bound)."""
+    schedules and costs), naming the fields: λσ², the sums of squares Σx_k², Σn_k² and bounds of
+    every term of E and V (MODEL §3) for planning drifts |a_k| <= drift_bound, holdings
+    |x_k| <= holdings (default: the linear planner's bound) and trades |n_k| <= trade (default:
+    twice the holdings bound)."""
     shares, horizon, steps = problem.shares, problem.horizon, problem.steps
     impact = problem.effective_temporary_impact
     largest = problem.holdings_bound(drift_bound) if holdings is None else holdings
@@ -173,7 +173,8 @@ def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: 
     terms = [
         ("max |x_k|, the holdings (bound X + |a|·T²/(16η̃))", largest,
          "drift (or coupling·field) or horizon, or raise temporary_impact"),
-        ("x_k², n_k², the squares in E and V (bound)", square * square, held),
+        ("Σx_k², Σn_k², the sums of squares in E and V (bound N·max²)",
+         steps * square * square, f"steps or {held}"),
         *costs,
         ("λσ², the urgency", urgency, "risk_aversion or volatility"),
         ("V = σ²τ·Σx_k², the variance (bound)", variance, f"volatility, horizon or {held}"),
