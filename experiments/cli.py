@@ -15,10 +15,14 @@ and, with HOLDS_ALL_EPISODES = True, that it keeps every episode in memory at on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn, TextIO
 
 # command: (module, one-line help, kind: "command" or "experiment")
 COMMANDS = {
@@ -78,6 +82,14 @@ DESCRIPTION = ("Optimal trade execution: Almgren-Chriss, self-alpha and ensemble
                "volatility in price units per √(time unit).")
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are one line, 'acsim <command>: error: ...', exit status 2, like
+    every other refusal of the command line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def chosen_command(argv: Sequence[str]) -> str | None:
     """The command named on the command line (the first word that is not an option)."""
     return next((word for word in argv if not word.startswith("-")), None)
@@ -85,7 +97,7 @@ def chosen_command(argv: Sequence[str]) -> str | None:
 
 def build_parser(command: str | None) -> argparse.ArgumentParser:
     """The parser: every command listed, only `command`'s module imported and its flags added."""
-    parser = argparse.ArgumentParser(prog="acsim", description=DESCRIPTION)
+    parser = ArgumentParser(prog="acsim", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, summary, kind) in COMMANDS.items():
         if name != command:
@@ -125,6 +137,45 @@ def experiment_handler(module):
     return handler
 
 
+# nan, inf, -inf, Infinity as numbers are printed, not inside a word or a path ("results/nan/")
+NON_FINITE = re.compile(r"(?<![\w.\\/-])[-+]?(?:nan|inf(?:inity)?)(?![\w\\/]|\.\w)",
+                        re.IGNORECASE)
+
+
+class FiniteOutput(io.TextIOBase):
+    """Standard output that refuses (NonFiniteResultError) to print a non-finite number: the
+    last guard that no command exits 0 with NaN or infinity in what it says."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        match = NON_FINITE.search(text)
+        if match:
+            from acsim.strategies.errors import NonFiniteResultError
+
+            raise NonFiniteResultError(f"a result is not a finite number ({match.group()}): the "
+                                       "inputs reach beyond float64; reduce the largest "
+                                       "parameters")
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str | None:
+        return getattr(self.stream, "encoding", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures go to files; no window is opened
@@ -134,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from acsim.strategies.errors import AcsimError
 
     try:
-        args.handler(args)
+        with contextlib.redirect_stdout(FiniteOutput(sys.stdout)):
+            args.handler(args)
     except AcsimError as error:
         print(f"acsim {args.command}: error: {error}", file=sys.stderr)
         return 2

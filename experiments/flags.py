@@ -8,7 +8,9 @@ command's base configuration. A flag left out keeps the value of --config or the
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from acsim.simulator.config import BELIEF_FIELDS, SimulationConfig, config_parameters, flat_name
 from acsim.strategies.declarations import Declared
@@ -28,7 +30,10 @@ def _number_or_none(text: str) -> float | str:
     for its class to judge."""
     if text.strip().lower() == "none":
         return "none"
-    return float(text)
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a real number, got {text!r}") from None
 
 
 def _count_or_word(text: str) -> int | str:
@@ -130,6 +135,22 @@ def tables_from_args(args: argparse.Namespace, tables: Iterable[str] | None = No
             value = parse_numbers(item.flag, value)
         result.setdefault(table, {})[item.name] = value
     return result
+
+
+def figure_path(flag: str, text: str) -> Path:
+    """A PNG file a command may write (checked before any work): a .png name, not a directory,
+    in a directory that exists and is writable."""
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise ParameterError(f"{flag} must name a .png file, got {text!r}")
+    if path.is_dir():
+        raise ParameterError(f"{flag}: {text!r} is a directory; name a .png file")
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise ParameterError(f"{flag}: the directory of {text!r} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ParameterError(f"{flag}: {text!r} is not writable")
+    return path
 
 
 def add_belief_flag(parser: argparse.ArgumentParser) -> None:

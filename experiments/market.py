@@ -70,8 +70,15 @@ def run(name: str, args: argparse.Namespace) -> None:
     started = time.perf_counter()
     frame = market_frame(config, steps, runs, first)
     seconds = time.perf_counter() - started
-    write_parquet(frame, out)
     returns = frame_returns(frame)
+    flat = [run for run, part in enumerate(returns.segments()) if np.ptp(part) == 0.0]
+    if flat:  # no spread of returns: their kurtosis and autocorrelation are undefined
+        raise ParameterError(
+            f"run {first + flat[0]}: every return is the same, so their kurtosis and "
+            f"autocorrelation are undefined: the price ({config.market.price:g}) is so large "
+            "that its changes are lost to rounding, or nothing moves it; reduce price or raise "
+            "volatility")
+    write_parquet(frame, out)
     lag_one = [np.corrcoef(part[:-1], part[1:])[0, 1] for part in returns.segments()]
     summary = {"runs": runs, "steps_per_run": steps, "seconds": seconds,
                "steps_per_second": runs * steps / seconds, "agents": config.ensemble.agents,

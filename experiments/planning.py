@@ -25,10 +25,15 @@ from acsim.strategies.costs import (
     validate_holdings,
     validate_trades,
 )
-from acsim.strategies.errors import ParameterError
+from acsim.strategies.errors import NonFiniteResultError, ParameterError
 from acsim.strategies.extended import extended_schedule
 from acsim.strategies.impact import CompositeImpact, ImpactModel, LinearImpact
-from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, planning_inputs
+from acsim.strategies.parameters import (
+    ExecutionProblem,
+    ExtendedParameters,
+    check_magnitudes,
+    planning_inputs,
+)
 
 DESCRIPTIONS = {
     "schedule": "Optimal schedule with its expected shortfall E, variance V and utility E + λV "
@@ -91,9 +96,17 @@ def describe_impact(impact: ImpactModel, problem: ExecutionProblem) -> str:
 
 
 def field_from_args(args: argparse.Namespace) -> float | np.ndarray | None:
+    """The --field forecast. The field enters only as coupling·f̂, so --coupling without
+    --field, or --field without --coupling, would be silently multiplied by 0: refused."""
     if args.field is None:
+        if args.coupling is not None:
+            raise ParameterError("--coupling needs --field (the field forecast f̂ it multiplies; "
+                                 "without one the coupling term is 0)")
         return None
     values = np.array(parse_numbers("--field", args.field))
+    if args.coupling is None:
+        raise ParameterError("--field needs --coupling (the field moves the price by "
+                             "coupling·f̂; without it the field is ignored)")
     return float(values[0]) if values.shape[0] == 1 else values
 
 
@@ -149,22 +162,31 @@ def format_schedule_table(report: dict, problem: ExecutionProblem) -> str:
     return "\n".join(lines)
 
 
+def finite_output(value: object, where: str = "output") -> object:
+    """`value` (nested dicts and lists) with numpy numbers as plain numbers, or
+    NonFiniteResultError naming the first entry that is NaN or infinite: no command prints one."""
+    if isinstance(value, dict):
+        return {key: finite_output(entry, f"{where}.{key}") for key, entry in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_output(entry, f"{where}[{index}]") for index, entry in enumerate(value)]
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value):
+            raise NonFiniteResultError(
+                f"{where} = {float(value)!r} is not a finite number: the inputs reach beyond "
+                "float64; reduce the largest parameters")
+        return float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def json_text(value: object) -> str:
-    """Strict JSON: numpy numbers become plain numbers, NaN and infinities become null."""
-    def clean(item: object) -> object:
-        if isinstance(item, dict):
-            return {key: clean(entry) for key, entry in item.items()}
-        if isinstance(item, (list, tuple)):
-            return [clean(entry) for entry in item]
-        if isinstance(item, (float, np.floating)):
-            return float(item) if math.isfinite(item) else None
-        if isinstance(item, np.integer):
-            return int(item)
-        return item
-    return json.dumps(clean(value), indent=2, allow_nan=False)
+    """Strict JSON: numpy numbers become plain numbers; NaN or infinity is refused."""
+    return json.dumps(finite_output(value), indent=2, allow_nan=False)
 
 
 def print_report(report: dict, problem: ExecutionProblem, output_format: str) -> None:
+    finite_output(report, "the schedule's report")
     if output_format == "json":
         print(json_text(report))
     else:
@@ -173,10 +195,10 @@ def print_report(report: dict, problem: ExecutionProblem, output_format: str) ->
 
 def command_schedule(args: argparse.Namespace) -> None:
     problem, extended, impact = problem_and_feedback(args)
-    field_forecast = field_from_args(args)
     feedback_given = args.coupling is not None or args.self_alpha is not None
     if args.model != "extended" and (feedback_given or args.field is not None):
         raise ParameterError("--coupling, --self-alpha and --field need --model extended")
+    field_forecast = field_from_args(args)
     if args.no_buyback and args.model == "twap":
         raise ParameterError("--no-buyback does not apply to --model twap (it never buys back)")
     if not isinstance(impact, LinearImpact) and args.model in ("ac", "extended"):
@@ -231,6 +253,11 @@ def command_cost(args: argparse.Namespace) -> None:
         holdings = validate_holdings(problem, parse_numbers("--holdings", args.holdings))
     else:
         holdings = validate_trades(problem, parse_numbers("--trades", args.trades))
+    field_forecast = field_from_args(args)
+    drift = planning_inputs(problem, extended, field_forecast).drift
+    check_magnitudes(problem, float(np.max(np.abs(drift))), extended.self_alpha,
+                     holdings=float(np.max(np.abs(holdings))),
+                     trade=float(np.max(np.abs(trades_from_holdings(holdings)))))
     report = schedule_report(problem, holdings, None, "Cost of the given schedule", extended,
-                             field_from_args(args), impact)
+                             field_forecast, impact)
     print_report(report, problem, args.format)

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -20,9 +19,10 @@ from acsim.experiments.flags import (
     add_belief_flag,
     add_config_flags,
     belief_table,
+    figure_path,
     tables_from_args,
 )
-from acsim.experiments.planning import json_text
+from acsim.experiments.planning import finite_output, json_text
 from acsim.simulator.config import SimulationConfig, load_config
 from acsim.simulator.output_folder import OutputFolder
 from acsim.simulator.study import BACKENDS, Study, StudyResults, run_study, strategy_label
@@ -116,6 +116,14 @@ def run_study_in(study: Study, args: argparse.Namespace,
         return run_study(study, directory, backend, args.workers, args.scheduler)
 
 
+def check_summarised_episodes(episodes: int) -> None:
+    """A summary needs two episodes or more (a standard deviation of one is undefined)."""
+    if episodes < 2:
+        raise ParameterError(f"episodes (--episodes or [simulation] episodes) must be >= 2 to "
+                             f"summarise (a standard deviation needs two), got {episodes}; "
+                             "`acsim episode` shows one episode")
+
+
 def command_simulate(args: argparse.Namespace) -> None:
     from acsim.simulator.model import run_episode
     from acsim.simulator.randomness import BLOCK_SIZE
@@ -123,6 +131,7 @@ def command_simulate(args: argparse.Namespace) -> None:
     from acsim.simulator.statistics import summarise_chunks
 
     config = config_from_args(args)
+    check_summarised_episodes(config.episodes)
     notional = config.market.shares * config.market.price
     if args.engine == "mesa":
         given = [flag for flag, value in (("--out", args.out), ("--workers", args.workers),
@@ -133,6 +142,7 @@ def command_simulate(args: argparse.Namespace) -> None:
         check_size(config, args, mesa=True, held=config.episodes)  # every episode's results kept
         episodes = [run_episode(config, episode) for episode in range(config.episodes)]
         values = np.array([float(e.shortfall[0]) for e in episodes])
+        finite_output(values.tolist(), "the shortfalls")
         # block by block, as the fast engine reads its Parquet blocks: the same summary digits
         summary = summarise_chunks(lambda: [values[start:start + BLOCK_SIZE] for start in
                                             range(0, values.shape[0], BLOCK_SIZE)],
@@ -145,6 +155,7 @@ def command_simulate(args: argparse.Namespace) -> None:
     summary = {key: value for key, value in summary.items() if key not in ("case", "strategy")}
     summary.update({"engine": args.engine, "strategy": strategy_label(config.strategy),
                     "seed": config.seed})
+    finite_output(summary, "the summary")
     if args.format == "json":
         print(json_text(summary))
     else:
@@ -158,6 +169,7 @@ def command_run(args: argparse.Namespace) -> None:
         format_tables,
         interpretation,
         read_study,
+        study_from_parts,
         write_outputs,
     )
 
@@ -169,10 +181,13 @@ def command_run(args: argparse.Namespace) -> None:
         parts["base"] = parts["base"].replace(simulation=changes)
     check_size(parts["base"], args, parts["strategies"],
                math.prod(len(values) for values in parts["sweep"].values()))
-    study = Study(**parts)
+    study = study_from_parts(parts, args.config or "the default study")
+    check_summarised_episodes(study.base.episodes)
     folder = OutputFolder("results" if args.out is None else args.out)
     try:  # run_study opens (checks, locks) the folder after the scheduler answers
         results = run_study_in(study, args, folder)
+        finite_output({"summary": results.summary.to_dict(orient="list"),
+                       "paired": results.paired.to_dict(orient="list")}, "the study's tables")
         written = write_outputs(results, study, folder)
     finally:
         folder.close()
@@ -189,20 +204,24 @@ def command_run(args: argparse.Namespace) -> None:
 def command_episode(args: argparse.Namespace) -> None:
     from acsim.simulator.model import run_episode
 
-    if args.plot and not Path(args.plot).resolve().parent.is_dir():
-        raise ParameterError(f"--plot: the directory of {args.plot!r} does not exist")
-    if args.plot and Path(args.plot).suffix.lower() != ".png":
-        raise ParameterError(f"--plot must name a .png file, got {args.plot!r}")
+    plot = figure_path("--plot", args.plot) if args.plot else None
     config = config_from_args(args)
     check_size(config, args, mesa=True, episodes=1)
     result = run_episode(config, args.episode)
-    if args.plot:
+    frame = result.to_frame().drop(columns=["episode", "shortfall"])
+    # steps <= 0 (the start and any warm-up) have no fill or trade of the order (missing, not a
+    # computed NaN); from step 1 every number is the order's
+    before = frame["step"] <= 0
+    finite_output({"shortfall": result.shortfall.tolist(),
+                   "shortfall_bps": result.shortfall_bps.tolist(),
+                   "before the order": frame[before].melt()["value"].dropna().tolist(),
+                   "path": frame[~before].to_dict(orient="list")}, "the episode")
+    if plot:
         from acsim.simulator.plots import plot_episode
 
-        plot_episode(config, result, args.plot)
+        plot_episode(config, result, plot)
     label = strategy_label(config.strategy)
     if args.format == "json":
-        frame = result.to_frame().drop(columns=["episode", "shortfall"])
         print(json_text({
             "seed": config.seed, "episode": args.episode, "strategy": label,
             "shortfall": float(result.shortfall[0]),
@@ -210,10 +229,10 @@ def command_episode(args: argparse.Namespace) -> None:
             "path": json.loads(frame.to_json(orient="records")),
         }))
     else:
-        frame = result.to_frame().drop(columns=["episode", "shortfall"]).set_index("step")
         print(f"episode {args.episode} of seed {config.seed}, strategy {label}: "
               f"implementation shortfall {result.shortfall[0]:,.4f} currency "
               f"({result.shortfall_bps[0]:.3f} bps of arrival notional)")
-        print(frame.to_string(float_format=lambda value: f"{value:,.4f}"))
+        print(frame.set_index("step").to_string(na_rep="",
+                                                float_format=lambda value: f"{value:,.4f}"))
         if args.plot:
             print(f"anatomy plot written to {args.plot}")

@@ -29,7 +29,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from acsim.experiments.common import ExperimentOutput
 from acsim.experiments.flags import add_config_flags
@@ -39,7 +38,7 @@ from acsim.simulator.market_data import full_session_bars, load_bars
 from acsim.simulator.market_run import (
     STYLIZED_MARKET,
     bar_returns,
-    frame_returns,
+    read_returns,
     simulate_market,
 )
 from acsim.simulator.order_flow_calibration import deseasonalise
@@ -118,6 +117,8 @@ def returns_sets(args: argparse.Namespace, config) -> dict[str, SegmentedReturns
     sets: dict[str, SegmentedReturns] = {}
     steps = args.market_steps or (QUICK_STEPS if args.quick else 1_000_000)
     validation.integer("--market-steps", steps, 100)
+    files = [(Path(path).stem, read_returns(path)) for path in args.returns]  # inputs first,
+    bars_files = [(Path(path).stem, load_bars(path)) for path in args.bars]  # before any work
     if not args.no_simulation:
         sets[SIMULATED] = SegmentedReturns(simulate_market(config, steps).returns,
                                            np.array([steps]))
@@ -125,15 +126,14 @@ def returns_sets(args: argparse.Namespace, config) -> dict[str, SegmentedReturns
         example = MODEL_EXAMPLE.replace(simulation={"seed": config.seed})
         sets[EXAMPLE] = SegmentedReturns(simulate_market(example, EXAMPLE_STEPS).returns,
                                          np.array([EXAMPLE_STEPS]))
-    for path in args.returns:
-        sets[label(sets, Path(path).stem)] = frame_returns(pd.read_parquet(path))
-    for path in args.bars:
-        bars = load_bars(path)
+    for stem, returns in files:
+        sets[label(sets, stem)] = returns
+    for stem, bars in bars_files:
         if args.deseasonalise:
             returns = deseasonalise(bar_returns(full_session_bars(bars)))
-            sets[label(sets, Path(path).stem, " (bars, deseasonalised)")] = returns
+            sets[label(sets, stem, " (bars, deseasonalised)")] = returns
         else:
-            sets[label(sets, Path(path).stem, " (bars)")] = bar_returns(bars)
+            sets[label(sets, stem, " (bars)")] = bar_returns(bars)
     if not sets:
         raise ParameterError("nothing to measure: give --returns or --bars, or "
                                         "leave out --no-simulation")

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acsim.agents.policies import POLICIES, Beliefs, StrategyParameters, check_policy
+from acsim.strategies import validation
 from acsim.strategies.declarations import (
     Allowed,
     Declaration,
@@ -51,7 +52,7 @@ from acsim.strategies.ensemble import EnsembleParameters
 from acsim.strategies.errors import ParameterError
 from acsim.strategies.impact import ImpactParameters
 from acsim.strategies.order_flow import ORDER_FLOW, OrderFlowParameters
-from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters
+from acsim.strategies.parameters import ExecutionProblem, ExtendedParameters, check_magnitudes
 from acsim.strategies.regimes import RegimeParameters
 
 DEFAULT_MARKET = ExecutionProblem(
@@ -182,6 +183,82 @@ class SimulationConfig:
         policy = self.strategy.build()
         if hasattr(policy, "validate"):
             policy.validate(beliefs)
+
+    def check_simulated_magnitudes(self, market_only_steps: int | None = None) -> None:
+        """The simulated quantities stay in float64 (MODEL §2, §6-§8): bounds of the planner's
+        drift and holdings (as believed), of the price path, the fills and the shortfall and its
+        variance over the episodes; a named error instead of overflow, NaN or inf later. The
+        engines and studies call it before they simulate (planning alone does not need it).
+
+        market_only_steps: a run of the market with no order, of this many steps: its price path
+        and the fourth moment of its returns (kurtosis) are checked instead."""
+        beliefs = self.planning_beliefs()
+        market, believed = self.market, beliefs.market
+        field = max(self.ensemble.field_scale, beliefs.ensemble.field_scale)
+        largest_volatility = max((market.volatility, believed.volatility,
+                                  *(self.regimes.regimes.volatilities if self.regimes.regimes
+                                    else ()),
+                                  *(beliefs.regimes.volatilities if beliefs.regimes else ())))
+        drift = abs(market.drift) + abs(self.extended.coupling) * field
+        believed_drift = abs(believed.drift) + abs(beliefs.extended.coupling) * field
+        validation.within_float_range([
+            ("field_scale·agents, the field's numerator (bound)",
+             field * max(self.ensemble.agents, beliefs.ensemble.agents), "field_scale or agents"),
+            ("|α| + |coupling|·field_scale, the drift (bound)", max(drift, believed_drift),
+             "drift, coupling or field_scale")])
+        try:
+            planner = believed.with_changes(volatility=largest_volatility)
+            check_magnitudes(planner, believed_drift, beliefs.extended.self_alpha)
+        except ParameterError as error:
+            if largest_volatility == market.volatility:
+                raise
+            raise ParameterError(f"{error} (volatility here is the largest regime volatility, "
+                                 f"{largest_volatility:g}: reduce [regimes] volatilities)"
+                                 ) from None
+        largest = max(market.holdings_bound(drift), planner.holdings_bound(believed_drift))
+        tau, trade = market.step_length, 2.0 * largest
+        flow = 0.0
+        if self.order_flow_market:  # |Q_k| <= M·(φ + ψ) + 10·φ·ν·√M, moved by γ per share
+            agents, flows = self.ensemble.agents, self.order_flow
+            flow = market.permanent_impact * (
+                agents * (flows.momentum_size + flows.reversion_size)
+                + 10.0 * flows.momentum_size * flows.momentum_noise * agents ** 0.5)
+        # one step's price move: drift, the order's and the ensemble's impact, 10 σ√τ of noise
+        move = (tau * (drift + self.extended.self_alpha * largest)
+                + market.permanent_impact * trade + flow + 10.0 * largest_volatility * tau ** 0.5)
+        moves = ("price, volatility, drift, coupling, self_alpha, permanent_impact, shares or "
+                 "the order-flow sizes")
+        if market_only_steps is not None:
+            price = market.price + market_only_steps * move
+            validation.within_float_range([
+                ("the price path (bound S_0 + steps·largest move)", price, moves),
+                ("Σ r_k⁴, the returns' fourth moment (bound)",
+                 market_only_steps * move * move * move * move, moves)])
+            return
+        steps = self.market_steps
+        price = market.price + steps * move
+        impact = market.temporary_impact / tau * trade
+        if isinstance(self.impact.model, str) and self.impact.model == "power" \
+                and self.impact.coefficient is not None:  # |n/τ|^β <= 1 + |n/τ| for β <= 1
+            impact += self.impact.coefficient * (1.0 + trade / tau)
+        if self.impact.transient != "none":
+            impact += self.impact.transient_impact * steps * trade
+        fill = price + market.half_spread + impact
+        shortfall = market.shares * market.price + market.steps * trade * fill
+        fills = ("half_spread, temporary_impact, impact_coefficient, transient_impact, shares or "
+                 "what moves the price (price, volatility, drift, coupling, self_alpha, "
+                 "permanent_impact, the order-flow sizes)")
+        validation.within_float_range([
+            ("the price path (bound S_0 + steps·largest move)", price, moves),
+            ("the fill price (bound)", fill, fills),
+            ("the implementation shortfall (bound)", shortfall, fills),
+            ("the shortfall in bps of the notional (bound)",
+             1e4 * (shortfall / (market.shares * market.price)), fills),
+            ("Σ IS² over the episodes, the variance (bound)",
+             self.episodes * shortfall * shortfall, "episodes, " + fills),
+            ("λ·Var IS, the utility's risk term (bound)",
+             market.risk_aversion * shortfall * shortfall, "risk_aversion, " + fills),
+        ])
 
     def __hash__(self) -> int:
         return hash((*(getattr(self, name) for name in SECTIONS), self.strategy,
@@ -359,6 +436,14 @@ def read_toml(path: str | Path, what: str = "configuration file") -> dict:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ParameterError(f"{what} {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ParameterError(f"{what} {str(path)!r} is a directory, not a TOML file") from None
+    except OSError as error:
+        raise ParameterError(f"{what} {str(path)!r} cannot be read: "
+                             f"{error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{what} {str(path)!r} is not a text file (not UTF-8): "
+                             "a TOML file is expected") from None
     except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{path}: not valid TOML: {error}") from None
 

@@ -88,10 +88,19 @@ def load_bars(path: str | Path, timezone: str = EXCHANGE_TIMEZONE, regular_hours
 
 def detect_layout(path: Path) -> str:
     """'yfinance', 'headerless' or 'header', from the first two lines of the file."""
+    if path.is_dir():
+        raise ParameterError(f"bar file {str(path)!r} is a directory, not a CSV file")
     if not path.is_file():
         raise ParameterError(f"bar file {str(path)!r} does not exist")
-    with path.open(encoding="utf-8-sig") as handle:
-        lines = [line.strip() for line, _ in zip(handle, range(2))]
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            lines = [line.strip() for line, _ in zip(handle, range(2))]
+    except UnicodeDecodeError:
+        raise ParameterError(f"bar file {str(path)!r} is not a text file (not UTF-8): a CSV "
+                             "file is expected") from None
+    if any("\x00" in line for line in lines):
+        raise ParameterError(f"bar file {str(path)!r} holds NUL bytes: a CSV text file is "
+                             "expected")
     if not lines or not lines[0]:
         raise ParameterError(f"{path}: the file is empty")
     first = lines[0].split(",")[0].strip()
@@ -111,6 +120,9 @@ def _read_table(path: Path, layout: str) -> pd.DataFrame:
         return _read_layout(path, layout)
     except pd.errors.ParserError as error:
         raise ParameterError(f"{path}: not a readable CSV file: {error}") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not a text file (not UTF-8): a CSV file is "
+                             "expected") from None
 
 
 def _read_layout(path: Path, layout: str) -> pd.DataFrame:

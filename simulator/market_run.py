@@ -16,6 +16,7 @@ so memory stays bounded for 10⁶ steps of 100 agents: 10⁸ uniforms); the pric
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,22 @@ def frame_returns(frame: pd.DataFrame) -> SegmentedReturns:
                                            for _, group in ordered.groupby("run", sort=True)])
 
 
+def read_returns(path: str | Path) -> SegmentedReturns:
+    """The returns of a Parquet file written by `acsim market`, or a named error for a path that
+    is missing, a directory or not such a Parquet file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ParameterError(f"returns file {str(path)!r} is a directory, not a Parquet file")
+    if not path.is_file():
+        raise ParameterError(f"returns file {str(path)!r} does not exist")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise ParameterError(f"returns file {str(path)!r} is not a readable Parquet file: "
+                             f"{str(error).splitlines()[0]}") from None
+    return frame_returns(frame)
+
+
 def bar_returns(bars: pd.DataFrame) -> SegmentedReturns:
     """Close-to-close changes of adjacent bars inside each session (nothing across a night)."""
     return price_changes(bars["close"].to_numpy(), session_dates(bars))
@@ -127,6 +144,7 @@ def simulate_market(config: SimulationConfig, steps: int, run: int = 0) -> Marke
 
     steps = validation.integer("steps", steps, 1)
     run = validation.integer("run", run, 0)
+    config.check_simulated_magnitudes(steps)
     market, flow = config.market, config.order_flow
     block, offset = divmod(run, BLOCK_SIZE)
     counts = run_counts(config, steps, run)

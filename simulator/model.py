@@ -75,6 +75,7 @@ class ExecutionMarket(mesa.Model):
         config = config or SimulationConfig()
         if parameters:
             config = config_from_keywords(config, **parameters)
+        config.check_simulated_magnitudes()
         super().__init__(rng=config.seed)  # Mesa's own generators are never used
         self.config = config
         self.episode = episode

@@ -142,11 +142,25 @@ class Study:
                     and callable(getattr(strategy, "trades", None))):
                 raise ParameterError(f"a study strategy is StrategyParameters or a policy with "
                                      f"start and trades methods, got {strategy!r}")
+        labels = [strategy_label(strategy) for strategy in self.strategies]
+        repeated = next((label for index, label in enumerate(labels) if label in labels[:index]),
+                        None)
+        if repeated is not None:
+            raise ParameterError(f"strategy {repeated!r} is listed twice: each strategy once (it "
+                                 "would be computed twice; a policy object of your own needs a "
+                                 "distinct `label` attribute)")
         for key, values in self.sweep.items():
             _sweep_target(key)
             if len(values) == 0:
                 raise ParameterError(f"sweep {key!r} needs at least one value")
+            repeated = next((value for index, value in enumerate(values)
+                             if value in values[:index]), None)
+            if repeated is not None:
+                raise ParameterError(f"sweep {key!r} lists the value {repeated!r} twice: each "
+                                     "value once (it would be computed twice)")
         cases = self.cases()
+        for case in cases:
+            case.config.check_simulated_magnitudes()
         shapes = {(c.config.market.steps, c.config.warmup, c.config.ensemble.draws_per_step)
                   for c in cases}
         if len(shapes) > 1 or shapes != {self.shape}:

@@ -81,7 +81,15 @@ def parse_strategy(entry: object, volume_profile: tuple | None = None) -> Strate
 
 def load_study(path: str | Path) -> Study:
     """A study from a TOML file: the configuration sections plus [study]."""
-    return Study(**read_study(path))
+    return study_from_parts(read_study(path), path)
+
+
+def study_from_parts(parts: dict, source: str | Path) -> Study:
+    """Study(**parts), its errors naming where the parts came from (a file's path)."""
+    try:
+        return Study(**parts)
+    except ParameterError as error:
+        raise ParameterError(f"{source}: {error}") from None
 
 
 def read_study(path: str | Path) -> dict:

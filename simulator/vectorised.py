@@ -101,6 +101,7 @@ class MarketBatch:
 
     def __init__(self, config: SimulationConfig, counts: np.ndarray, noise: np.ndarray,
                  momentum: np.ndarray | None = None, regimes: np.ndarray | None = None) -> None:
+        config.check_simulated_magnitudes()
         self.config = config
         self.counts = counts
         self.noise = noise

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from acsim.strategies import validation
 from acsim.strategies.costs import ScheduleCost, schedule_cost, trades_from_holdings
 from acsim.strategies.errors import ParameterError
 from acsim.strategies.parameters import ExecutionProblem
@@ -27,11 +28,16 @@ SMALL_DECAY = 1e-8  # below this κT the drift term's limit is exact to rounding
 def discrete_kappa(urgency: float, effective_temporary_impact: float, step_length: float) -> float:
     """κ = (2/τ)·asinh(τ·√(urgency/η̃)/2), the exact discrete decay rate per time unit.
 
-    urgency is λσ² (plus self_alpha in the extended model).
+    urgency is λσ² (plus self_alpha in the extended model). κT = Nκτ must be finite: the
+    schedules are ratios of hyperbolic functions of it.
     """
-    return 2.0 / step_length * math.asinh(
+    rate = 2.0 / step_length * math.asinh(
         0.5 * step_length * math.sqrt(urgency / effective_temporary_impact)
     )
+    validation.within_float_range([(
+        "κ, the decay rate (per time unit)", rate,
+        "risk_aversion·volatility² + self_alpha (the urgency), or raise temporary_impact")])
+    return rate
 
 
 def kappa(problem: ExecutionProblem) -> float:
@@ -42,7 +48,12 @@ def kappa(problem: ExecutionProblem) -> float:
 
 def continuous_kappa(problem: ExecutionProblem) -> float:
     """APPROXIMATION: the continuous-time κ = √(λσ²/η) (AC 2000, τ → 0)."""
-    return math.sqrt(problem.risk_aversion * problem.volatility**2 / problem.temporary_impact)
+    rate = math.sqrt(problem.risk_aversion * problem.volatility**2 / problem.temporary_impact)
+    validation.within_float_range([("κT = √(λσ²/η)·T, the continuous decay over the horizon",
+                                    rate * problem.horizon,
+                                    "risk_aversion·volatility² or horizon, or raise "
+                                    "temporary_impact")])
+    return rate
 
 
 def half_life(problem: ExecutionProblem) -> float:
@@ -82,7 +93,8 @@ def _holdings(problem: ExecutionProblem, rate: float, impact: float) -> np.ndarr
     if drift != 0.0:
         urgency = problem.risk_aversion * problem.volatility**2
         if rate * horizon >= SMALL_DECAY:
-            path = path + drift / (2.0 * urgency) * drift_shape(rate, times, horizon)
+            # x̄·shape with x̄ = α/(2λσ²), divided first: x̄ alone may overflow when λσ² is tiny
+            path = path + drift * (drift_shape(rate, times, horizon) / (2.0 * urgency))
         else:  # κT -> 0: the drift term tends to the parabola α·t(T - t)/(4η̃), error O((κT)²)
             path = path + drift * times * (horizon - times) / (4.0 * impact)
     path[-1] = 0.0

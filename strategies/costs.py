@@ -42,9 +42,11 @@ def validate_holdings(problem: ExecutionProblem, holdings: object) -> np.ndarray
     path = validation.finite_vector("holdings", holdings, problem.steps + 1)
     scale = max(problem.shares, 1.0)
     if abs(path[0] - problem.shares) > 1e-9 * scale:
-        raise ParameterError(f"holdings must start at shares = {problem.shares!r}, got {path[0]!r}")
+        raise ParameterError(f"holdings must start at shares = {problem.shares!r}, "
+                             f"got {float(path[0])!r}")
     if abs(path[-1]) > 1e-9 * scale:
-        raise ParameterError(f"holdings must end at 0 (all shares executed), got {path[-1]!r}")
+        raise ParameterError("holdings must end at 0 (all shares executed), "
+                             f"got {float(path[-1])!r}")
     return path
 
 

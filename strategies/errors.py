@@ -13,6 +13,12 @@ class ParameterError(AcsimError, ValueError):
     """A parameter is missing, of the wrong type or outside its allowed range."""
 
 
+class NonFiniteResultError(ParameterError):
+    """A result the command line was about to print is not a finite number (NaN or infinity):
+    the inputs reach beyond float64 somewhere no boundary check foresaw. Refused rather than
+    printed."""
+
+
 class InfeasibleProblemError(AcsimError):
     """The constraints of an execution problem cannot all be met."""
 

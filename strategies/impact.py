@@ -38,6 +38,7 @@ a model that needs them is used, so `acsim schedule` with linear impact stays li
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -217,6 +218,7 @@ class CompositeImpact(ImpactModel):
     def check(self, problem: ExecutionProblem) -> None:
         """A power law convex on [0, X] (MODEL §7) and a positive-definite kernel matrix Γ of
         N steps; else ParameterError naming the parameters."""
+        self._check_magnitudes(problem)
         power = self.power_law(problem)
         if power is not None:
             from acsim.strategies.power_law import check_convexity
@@ -227,6 +229,37 @@ class CompositeImpact(ImpactModel):
             from acsim.strategies.transient import check_positive_definite
 
             check_positive_definite(self.kernel, problem.step_length, problem.steps)
+
+    def _check_magnitudes(self, problem: ExecutionProblem) -> None:
+        """Bounds of the model's own terms stay in float64 (see `check_magnitudes` of
+        acsim.strategies.parameters): the power-law cost η_p·τ^(-β)·Σ|n_k|^(1+β) <=
+        η_p·τ^(-β)·N·(1 + |n|)^(1+β), the kernel's decay over the horizon (ρT or T/t_0) and the
+        transient cost ½·nᵀΓn <= ½·G_0·(N·|n|)², for trades |n| up to twice the holdings
+        bound."""
+        steps, tau, horizon = problem.steps, problem.step_length, problem.horizon
+        trade = 2.0 * problem.holdings_bound(abs(problem.drift))
+        terms = []
+        power = self.power_law(problem)
+        if power is not None:
+            try:
+                largest = (1.0 + trade) ** (1.0 + power.exponent)
+            except OverflowError:
+                largest = math.inf
+            terms.append(("η_p·τ^(-β)·N·(1 + |n|)^(1+β), the power-law cost (bound)",
+                          power.coefficient / tau ** power.exponent * steps * largest,
+                          "impact_coefficient, shares or steps/horizon"))
+        kernel = self.kernel
+        if hasattr(kernel, "resilience"):
+            terms.append(("ρT, the exponential kernel's decay over the horizon",
+                          kernel.resilience * horizon, "resilience or horizon"))
+        if hasattr(kernel, "transient_time"):
+            terms.append(("T/t_0, the power-law kernel's time over the horizon",
+                          horizon / kernel.transient_time, "horizon, or raise transient_time"))
+        if hasattr(kernel, "transient_impact"):
+            terms.append(("½·G_0·(N·|n|)², the transient cost (bound)",
+                          0.5 * kernel.transient_impact * (steps * trade) * (steps * trade),
+                          "transient_impact, shares or steps"))
+        validation.within_float_range(terms)
 
     def expected_shortfall(self, problem: ExecutionProblem, holdings: np.ndarray,
                            drift: float | np.ndarray | None = None,

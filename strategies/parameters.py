@@ -85,6 +85,11 @@ class ExecutionProblem:
 
     def __post_init__(self) -> None:
         check_parameters(self)
+        if self.step_length <= 0.0 or self.shares * self.price <= 0.0:  # underflow to 0
+            raise ParameterError(
+                f"step length τ = horizon/steps = {self.step_length!r} and notional shares·price "
+                f"= {self.shares * self.price!r} must be > 0 in float64: increase horizon "
+                "(or use fewer steps), shares or price")
         if self.effective_temporary_impact <= 1e-12 * self.temporary_impact:  # 0 up to rounding
             raise ParameterError(
                 "effective temporary impact η̃ = temporary_impact - permanent_impact·τ/2 = "
@@ -92,6 +97,7 @@ class ExecutionProblem:
                 f"= {self.effective_temporary_impact!r} must be > 0: increase temporary_impact, "
                 "decrease permanent_impact, or use more steps (shorter steps τ = horizon/steps)"
             )
+        check_magnitudes(self, abs(self.drift))
 
     @property
     def step_length(self) -> float:
@@ -113,6 +119,14 @@ class ExecutionProblem:
         """The exogenous drift in sell-equivalent coordinates (side·α)."""
         return self.side * self.drift
 
+    def holdings_bound(self, drift_bound: float) -> float:
+        """max |x_k| of the linear planner's optimum for planning drifts |a_k| <= drift_bound:
+        X + drift_bound·T²/(16η̃), the drift's parabola a·t(T-t)/(4η̃) at zero urgency (urgency
+        only shrinks it), in shares."""
+        horizon = self.horizon
+        return self.shares + drift_bound * horizon / (16.0 * self.effective_temporary_impact) \
+            * horizon
+
     def with_changes(self, **changes: object) -> ExecutionProblem:
         """A copy with some fields replaced (validated again)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -121,6 +135,54 @@ class ExecutionProblem:
             raise ParameterError(f"unknown ExecutionProblem field(s): {sorted(unknown)}")
         values.update(changes)
         return ExecutionProblem(**values)
+
+
+def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: float = 0.0,
+                     holdings: float | None = None, trade: float | None = None) -> None:
+    """Refuse a problem whose planning quantities would leave float64 (overflow, then NaN or inf
+    schedules and costs), naming the fields: λσ², the sums of squares Σx_k², Σn_k² and bounds of
+    every term of E and V (MODEL §3) for planning drifts |a_k| <= drift_bound, holdings
+    |x_k| <= holdings (default: the linear planner's bound) and trades |n_k| <= trade (default:
+    twice the holdings bound)."""
+    shares, horizon, steps = problem.shares, problem.horizon, problem.steps
+    impact = problem.effective_temporary_impact
+    largest = problem.holdings_bound(drift_bound) if holdings is None else holdings
+    trade = 2.0 * largest if trade is None else trade
+    if holdings is not None:
+        held = "the schedule's holdings and trades"
+    else:
+        held = "shares" if drift_bound == 0.0 else "shares, drift or coupling·field"
+    urgency = problem.risk_aversion * problem.volatility * problem.volatility
+    variance = problem.volatility * problem.volatility * horizon * largest * largest
+    costs = [  # the terms of E (bounds)
+        ("½γX², the permanent-impact cost", 0.5 * problem.permanent_impact * shares * shares,
+         "permanent_impact or shares"),
+        ("ε·Σ|n_k|, the spread cost (bound)", problem.half_spread * steps * trade,
+         f"half_spread, steps or {held}"),
+        ("(η̃/τ)·Σn_k², the temporary-impact cost (bound)",
+         impact / problem.step_length * steps * trade * trade,
+         f"temporary_impact, steps/horizon or {held}"),
+        ("τ·Σ|a_k·x_k|, the drift term (bound)", horizon * drift_bound * largest,
+         f"horizon or {held}"),
+        ("self_alpha·τ·Σx_k², the self-impact cost (bound)", self_alpha * horizon * largest
+         * largest, f"self_alpha, horizon or {held}"),
+    ]
+    risk = problem.risk_aversion * variance
+    utility = sum(value for _, value, _ in costs) + risk
+    square = max(largest, trade)
+    terms = [
+        ("max |x_k|, the holdings (bound X + |a|·T²/(16η̃))", largest,
+         "drift (or coupling·field) or horizon, or raise temporary_impact"),
+        ("Σx_k², Σn_k², the sums of squares in E and V (bound N·max²)",
+         steps * square * square, f"steps or {held}"),
+        *costs,
+        ("λσ², the urgency", urgency, "risk_aversion or volatility"),
+        ("V = σ²τ·Σx_k², the variance (bound)", variance, f"volatility, horizon or {held}"),
+        ("λV, the risk term (bound)", risk, f"risk_aversion, volatility, horizon or {held}"),
+        ("E + λV in basis points of the notional (bound)",
+         1e4 * (utility / (shares * problem.price)), "the parameters above, or raise price"),
+    ]
+    validation.within_float_range(terms)
 
 
 @dataclass(frozen=True)
@@ -183,6 +245,11 @@ def planning_inputs(
         forecast = np.full(steps, validation.finite_number("field_forecast", field_forecast))
     else:
         forecast = validation.finite_vector("field_forecast", field_forecast, steps)
+    largest_forecast = float(np.max(np.abs(forecast)))
+    drift_bound = abs(problem.drift) + abs(extended.coupling) * largest_forecast
+    validation.within_float_range([("|α| + |coupling|·max|f̂|, the planning drift (bound)",
+                                    drift_bound, "drift, coupling or the field forecast")])
+    check_magnitudes(problem, drift_bound, extended.self_alpha)
     drift = planning_drift(problem, extended.coupling, forecast)
     urgency = problem.risk_aversion * problem.volatility**2 + extended.self_alpha
     return PlanningInputs(problem.step_length, problem.effective_temporary_impact, urgency, drift)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -77,6 +78,17 @@ def finite_vector(name: str, values: object, length: int | None = None) -> np.nd
     if not np.all(np.isfinite(array)):
         raise ParameterError(f"{name} must contain only finite numbers")
     return array
+
+
+def within_float_range(quantities: list[tuple[str, float, str]]) -> None:
+    """Quantities derived from several parameters (λσ², X², bounds of E and V, ...) must be
+    finite float64 numbers: the first that is not is refused, naming the fields it is formed
+    from. Each value is a bound computed with Python floats, so an overflow shows as inf (or nan)
+    here instead of a warning and a non-finite result later."""
+    for name, value, fields in quantities:
+        if not math.isfinite(value):
+            raise ParameterError(f"{name} = {value!r}: must be a finite number below "
+                                 f"{sys.float_info.max:.3g} in magnitude; reduce {fields}")
 
 
 def remaining_steps(drift: np.ndarray, longest: int) -> int:
