@@ -112,13 +112,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_flags(parser, STYLIZED_MARKET, TABLES)
 
 
-def returns_sets(args: argparse.Namespace, config) -> dict[str, SegmentedReturns]:
+def read_inputs(args: argparse.Namespace) -> tuple[list, list]:
+    """The --returns and --bars files, read (and so checked) before any output or work:
+    ([(stem, returns)], [(stem, bars)])."""
+    return ([(Path(path).stem, read_returns(path)) for path in args.returns],
+            [(Path(path).stem, load_bars(path)) for path in args.bars])
+
+
+def returns_sets(args: argparse.Namespace, config, files: list,
+                 bars_files: list) -> dict[str, SegmentedReturns]:
     """The named returns sets to measure, in the order: simulated, example, files, bars."""
     sets: dict[str, SegmentedReturns] = {}
     steps = args.market_steps or (QUICK_STEPS if args.quick else 1_000_000)
     validation.integer("--market-steps", steps, 100)
-    files = [(Path(path).stem, read_returns(path)) for path in args.returns]  # inputs first,
-    bars_files = [(Path(path).stem, load_bars(path)) for path in args.bars]  # before any work
     if not args.no_simulation:
         sets[SIMULATED] = SegmentedReturns(simulate_market(config, steps).returns,
                                            np.array([steps]))
@@ -155,8 +161,9 @@ def main(args: argparse.Namespace) -> list[Path]:
         100 if args.quick else 200), 10)
     lookback = config.order_flow.lookback
     settings = FactSettings(replicates=replicates, correlated_lags=lookback)
-    output = ExperimentOutput(args.out)  # the folder is checked before any work
-    sets = returns_sets(args, config)
+    files, bars_files = read_inputs(args)  # the inputs, then the folder, before any work
+    output = ExperimentOutput(args.out)
+    sets = returns_sets(args, config, files, bars_files)
     root = np.random.SeedSequence(config.seed)
     facts = {name: stylized_facts.measure(returns, child, settings)
              for (name, returns), child in zip(sets.items(), root.spawn(len(sets)))}
