@@ -190,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AcsimError as error:
         print(f"acsim {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; a study keeps finished blocks
+        print(f"acsim {args.command}: interrupted (a study keeps its finished blocks: run it "
+              "again with the same --out to resume)", file=sys.stderr)
+        return 130
     return 0
 
 

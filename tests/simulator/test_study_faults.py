@@ -120,17 +120,21 @@ def test_ctrl_c_records_every_finished_block(tmp_path):
     out = tmp_path / "out"
     run = subprocess.Popen([ACSIM, "run", str(study), "--backend", "processes", "--workers", "2",
                             "--out", str(out)], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env=ENVIRONMENT, start_new_session=True)
+                           stderr=subprocess.PIPE, text=True, env=ENVIRONMENT,
+                           start_new_session=True)
     try:
         while not block_files(out) and run.poll() is None:
             time.sleep(0.005)
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        run.wait(timeout=120)
+        _, errors = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait(timeout=30)
     assert run.returncode != 0, "the run finished before it was interrupted"
+    assert run.returncode == 130 and errors.strip().splitlines() == [
+        "acsim run: interrupted (a study keeps its finished blocks: run it again with the same "
+        "--out to resume)"], errors
     recorded = {name: facts for name, facts in
                 json.loads((out / LEDGER).read_text())["files"].items() if "sha256" in facts}
     on_disk = {f"blocks/{path.name}": path for path in block_files(out)}
