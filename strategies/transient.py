@@ -129,8 +129,14 @@ def check_positive_definite(kernel: DecayKernel, step_length: float, steps: int)
     is not positive in floating point, so a kernel that is positive definite but numerically
     singular on this grid (e.g. a Gaussian much wider than τ) is rejected too.
     """
-    matrix = kernel_matrix(kernel, validation.positive("step_length", step_length),
-                           validation.integer("steps", steps, 1))
+    steps = validation.integer("steps", steps, 1)
+    try:
+        matrix = kernel_matrix(kernel, validation.positive("step_length", step_length), steps)
+    except MemoryError:
+        raise ParameterError(
+            f"steps = {steps}: the transient kernel's matrix Γ ({steps} × {steps}, "
+            f"{8 * steps**2 / 1e9:.3g} GB) that proves it positive definite does not fit in "
+            "memory; reduce steps") from None
     if not np.all(np.isfinite(matrix)):
         raise ParameterError(f"kernel {kernel!r} has non-finite values on {steps} steps")
     failed_at = _cholesky(matrix)

@@ -114,6 +114,18 @@ def test_kernels_that_are_not_positive_definite_are_rejected_by_name(kernel):
         TransientPlanner(kernel, 1.0, 0.01, 0.0, 0.0, 20)
 
 
+class HugeKernel:
+    """A kernel whose matrix numpy cannot allocate (as Γ of 10⁵ steps on a small machine)."""
+
+    def values(self, lags: np.ndarray) -> np.ndarray:
+        raise MemoryError("Unable to allocate 74.5 GiB")
+
+
+def test_a_kernel_matrix_that_does_not_fit_is_a_named_error():
+    with pytest.raises(ParameterError, match=r"steps = 40: .*\(40 × 40, .* reduce steps"):
+        check_positive_definite(HugeKernel(), 1.0, 40)
+
+
 def test_a_gaussian_decay_is_positive_definite():
     """Non-convex but positive definite (Bochner): accepted while Γ is well conditioned."""
     kernel = GaussianKernel(0.1, 2.0)
