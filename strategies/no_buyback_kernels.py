@@ -220,11 +220,13 @@ def _sell_out_plan(start, drift, free_scale, free_factors, impact_rate, urgency,
     path; returns L if that plan is optimal, else 0.
 
     The forward elimination of the equality-constrained system (as `_free_plan`) gives, after
-    row k, the last trade n_{k+1} of the plan sold out at step k + 1: L is the last horizon
-    before that trade is <= 0 (the multiplier of resting step L + 1 is then >= 0, both being
-    -2(η̃/τ)·n_L - τa_L up to a positive factor). The back substitution gives the plan; it is
-    optimal if no trade is negative and the multipliers μ_{k+1} = μ_k - τa_k of the steps
-    after L (nothing held) are >= -tolerance. With L = m it is the equality-constrained plan.
+    row k, the last trade n_{k+1} of the plan sold out at step k + 1 (the last unknown of the
+    first k rows). L is the first k at which that trade is <= 0: the multiplier of resting
+    step L + 1 of the plan sold out at L, μ_{L+1} = ∂U/∂x_L = -2(η̃/τ)·n_L - τa_L, equals
+    -2(η̃/τ)·p_L·n_{L+1} (p_L the pivot of row L), so it is then >= 0. The back substitution
+    gives the plan; it is optimal if no trade is negative and the multipliers
+    μ_{k+1} = μ_k - τa_k of the later steps (nothing held) are >= -tolerance. With L = m it is
+    the equality-constrained plan, to the bit.
     """
     steps = drift.shape[0]
     path[0] = start
@@ -264,12 +266,14 @@ def _wait_then_sell_plan(start, drift, free_scale, free_factors, impact_rate, ur
     """Try the working set "rest on steps 1..F-1, trade from F on" with F found in one
     sweep; into path; returns F if that plan is optimal, else 0.
 
-    The same system eliminated from the bottom (the pivots are the same, the matrix being
-    symmetric under reversal) gives, after row k, the first trade n_k of the plan that
-    starts trading at step k: F is the last start before that trade is <= 0 (the multiplier
-    of resting step F - 1 is then >= 0). The forward substitution gives the plan; it is
-    optimal if no trade is negative and the multipliers μ_k = μ_{k+1} - ∂U/∂x_k of the steps
-    before F (x_0 held) are >= -tolerance. With F = 1 it is the equality-constrained plan.
+    The same system eliminated from the bottom (the same pivots: the matrix is symmetric under
+    reversal) gives, after row k, the first trade n_k of the plan that holds x_0 until step k
+    and trades from k on. F is k + 1 for the first k (from the bottom) at which that trade is
+    <= 0: the multiplier of resting step F - 1 of the plan trading from F, μ_{F-1} =
+    -∂U/∂x_{F-1}, equals -2(η̃/τ)·p_{m-F+1}·n_{F-1}, so it is then >= 0. The forward
+    substitution gives the plan; it is optimal if no trade is negative and the multipliers
+    μ_k = μ_{k+1} - ∂U/∂x_k of the earlier steps (x_0 held) are >= -tolerance. With F = 1 it
+    is the equality-constrained plan (to rounding: eliminated from the other end).
     """
     steps = drift.shape[0]
     path[steps] = 0.0
