@@ -8,10 +8,10 @@ early, or waiting before selling): one sweep of the tridiagonal elimination find
 boundary and verifies the KKT conditions (`_sell_out_plan`, `_wait_then_sell_plan`); the
 general active set, started from a guessed working set, solves the others. Every linear
 system is tridiagonal in the holdings levels; the eliminations of the two constant-diagonal
-ones are shared by the whole batch. Episodes are independent: a row's answer never depends on the
-rest of the batch, so the vectorised engine's episodes replay in the Mesa model bit for bit.
-Plans agree with the per-episode numpy active set (`reference.active_set_holdings`) to
-rounding (2e-16 of the holdings on the tests' random cases).
+ones are shared by the whole batch. Episodes are independent: a row's answer never depends on
+the rest of the batch, so the vectorised engine's episodes replay in the Mesa model bit for
+bit. Plans agree with the per-episode numpy active set (`reference.active_set_holdings`) to
+rounding (4e-16 of the holdings on the tests' random cases, 2e-15 on the 390-step day rows).
 """
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ def _wait_then_sell_plan(start, drift, free_scale, free_factors, impact_rate, ur
             return 0
     if path[steps - 1] < 0.0:
         return 0
-    holding = 2.0 * urgency * tau * start  # ∂U/∂x_k where x_k and its neighbours are x_0, plus τa_k
+    holding = 2.0 * urgency * tau * start  # ∂U/∂x_k + τa_k where x_k and its neighbours are x_0
     lowest = 0.0
     if first > 1:
         multiplier = -(2.0 * impact_rate * (start - path[first]) + holding
