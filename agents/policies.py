@@ -258,6 +258,9 @@ class FieldForecaster:
             # the same table by count (M + 1, steps): one count's forecasts are one row, so a
             # batch of forecasts is a contiguous (episodes, remaining) array (planners copy less)
             self.expected_field_by_count = np.ascontiguousarray(self.expected_field.T)
+            # and the planning drift of those forecasts (one row per count), computed once
+            self.drift_by_count = planning_drift(beliefs.market, self.coupling,
+                                                 self.expected_field_by_count)
         return believed
 
     def field_forecast(self, observation: Observation) -> np.ndarray:
@@ -268,6 +271,14 @@ class FieldForecaster:
         if self.forecast == "model":
             return self.expected_field_by_count[observation.momentum_count, :remaining]
         return np.zeros((observation.holdings.shape[0], remaining))
+
+    def planning_drifts(self, observation: Observation) -> np.ndarray:
+        """The planning drift side·(α + coupling·f̂_k) for the remaining steps, shape
+        (episodes, remaining), price units per time unit (with the `model` forecast, rows of
+        a table computed once: the same numbers)."""
+        if self.forecast == "model":
+            return self.drift_by_count[observation.momentum_count, :observation.remaining_steps]
+        return planning_drift(self.market, self.coupling, self.field_forecast(observation))
 
 
 def forecast_option() -> Any:
@@ -338,7 +349,7 @@ class RecedingHorizon(FieldForecaster):
     def _trades(self, plan: _Plan, observation: Observation) -> np.ndarray:
         if plan.fast:
             return self._gains_trades(plan, observation)
-        drift = planning_drift(self.market, self.coupling, self.field_forecast(observation))
+        drift = self.planning_drifts(observation)
         return plan.planner.first_trades(observation.holdings, drift,
                                          observation.past_trades, self.no_buyback)
 
@@ -400,7 +411,7 @@ class RegimeAwareAC(FieldForecaster):
                                      believed.self_alpha, market.steps)
 
     def trades(self, observation: Observation) -> np.ndarray:
-        drift = planning_drift(self.market, self.coupling, self.field_forecast(observation))
+        drift = self.planning_drifts(observation)
         # without believed regimes the programme has one regime, whatever the market shows
         regime = (observation.regimes() if self.dynamic.regimes.count > 1
                   else np.zeros(observation.holdings.shape[0], dtype=np.int64))

@@ -28,7 +28,6 @@ from acsim.simulator.config import SimulationConfig
 from acsim.simulator.vectorised import MarketBatch, market_draws
 from acsim.strategies import costs, validation
 from acsim.strategies.errors import ParameterError
-from acsim.strategies.parameters import planning_drift
 
 STRATEGIES = (strategy("twap"), strategy("ac-static"), strategy("ac-adaptive"),
               strategy("extended", forecast="model"), strategy("extended", forecast="persistent"),
@@ -60,8 +59,7 @@ def initial_plans(config: SimulationConfig, policy: object, episodes: int
         drift = np.full((episodes, market.steps), market.planning_drift)
         return np.repeat(plan[None, :], episodes, axis=0), drift, 0.0
     if isinstance(policy, RecedingHorizon):
-        drift = planning_drift(policy.market, policy.coupling,
-                               policy.field_forecast(observation))
+        drift = policy.planning_drifts(observation)
         plans = policy.planner.holdings(observation.holdings, drift, None, policy.no_buyback)
         self_alpha = (config.planning_beliefs().extended.self_alpha
                       if policy.believes_feedback else 0.0)

@@ -111,7 +111,7 @@ class LinearGains:
 
 
 def no_buyback_plans(inputs: PlanningInputs, holdings: np.ndarray,
-                     resting: np.ndarray | None = None, *,
+                     resting: np.ndarray | None = None, *, boundary_sweeps: bool = True,
                      primal_dual_rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact optimum with n_k >= 0 (a seller never buys back) of every episode, in one
     compiled call (`acsim.strategies.no_buyback_kernels`).
@@ -120,8 +120,10 @@ def no_buyback_plans(inputs: PlanningInputs, holdings: np.ndarray,
     shape (E,). resting: a guessed working set, (E, m + 1) booleans, True where n_k = 0
     (column 0 unused; None: guess where the equality-constrained plan buys back). The guess
     changes the work, not the optimum: the previous step's working set, shifted by a step,
-    is usually the answer. primal_dual_rounds: how many rounds may change the working set
-    wholesale before the primal active set, one step at a time, takes over (None: the kernel's
+    is usually close. boundary_sweeps: first try the optima that rest on one side of a single
+    boundary (sold out early, or waiting before selling), one sweep each (False: the active
+    set alone). primal_dual_rounds: how many rounds may change the working set wholesale
+    before the primal active set, one step at a time, takes over (None: the kernel's
     PRIMAL_DUAL_ROUNDS; 0: the primal active set alone). Returns (x_0..x_m of shape
     (E, m + 1), the optimal working sets).
     Where the equality-constrained plan never buys back it is the answer (as
@@ -146,15 +148,15 @@ def no_buyback_plans(inputs: PlanningInputs, holdings: np.ndarray,
             "be brought to 0 by selling only")
     guess = (np.zeros((episodes, steps + 1), dtype=bool) if resting is None
              else np.array(resting, dtype=bool))
-    path = np.zeros((episodes, steps + 1))
+    path = np.empty((episodes, steps + 1))  # the kernel writes every element
     tau, impact, urgency = (inputs.step_length, inputs.effective_temporary_impact,
                             inputs.urgency)
     free_scale = tau**2 / (2.0 * impact)  # the coefficients of optimal_holdings
     ratio = tau**2 / impact  # and of the per-episode active set's level systems
     iterations = solve_batch(start, drift, guess, path, 2.0 + 2.0 * free_scale * urgency,
                              free_scale, urgency * ratio, 0.5 * ratio, impact / tau, urgency,
-                             tau, PRIMAL_DUAL_ROUNDS if primal_dual_rounds is None
-                             else primal_dual_rounds)
+                             tau, boundary_sweeps, PRIMAL_DUAL_ROUNDS
+                             if primal_dual_rounds is None else primal_dual_rounds)
     failed = np.flatnonzero(iterations == NOT_CONVERGED)
     if failed.size:
         raise SolverError(f"no-buy-back active set did not converge in {20 * steps + 20} "

@@ -3,12 +3,15 @@
 `solve_batch` solves the problem of `acsim.strategies.extended.no_buyback_plans` for every
 episode in one compiled call: per episode the equality-constrained plan and, where it would
 buy back, the exact optimum with n_k >= 0 (MODEL.md §3b) by an active set on the steps that
-trade nothing, started from a guessed working set (`_solve_episode`). Every linear system is
-tridiagonal in the holdings levels; the eliminations of the two constant-diagonal ones are
-shared by the whole batch. Episodes are independent: a row's answer never depends on the
-rest of the batch, so the vectorised engine's episodes replay in the Mesa model bit for bit.
-Plans agree with the per-episode numpy active set (`reference.active_set_holdings`) to
-rounding (2e-16 of the holdings on the tests' random cases).
+trade nothing (`_solve_episode`). Most optima rest on one side of a single boundary (sold out
+early, or waiting before selling): one sweep of the tridiagonal elimination finds that
+boundary and verifies the KKT conditions (`_sell_out_plan`, `_wait_then_sell_plan`); the
+general active set, started from a guessed working set, solves the others. Every linear
+system is tridiagonal in the holdings levels; the eliminations of the two constant-diagonal
+ones are shared by the whole batch. Episodes are independent: a row's answer never depends on
+the rest of the batch, so the vectorised engine's episodes replay in the Mesa model bit for
+bit. Plans agree with the per-episode numpy active set (`reference.active_set_holdings`) to
+rounding (4e-16 of the holdings on the tests' random cases, 2e-15 on the 390-step day rows).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-# Episode status returned by `solve_batch` besides an iteration count >= 0.
+# Episode status returned by `solve_batch` besides a count of working sets tried >= 0.
 NOT_CONVERGED = -1
 # Primal-dual rounds (every wrong step of the working set changed at once) before the primal
 # active set (one step at a time, sure to finish) takes over; on the tests' random cases the
@@ -202,15 +205,120 @@ def _finish(start, drift, free_scale, tables, target, path, count, iterations):
 
 
 @NO_ALLOCATION
+def _tolerance(start, drift, impact_rate, urgency, tau):
+    """-tolerance is the lowest multiplier accepted as >= 0: 1e-12 of the cost scale
+    η̃x_0/τ + qτmx_0 + τΣ|a_k| (currency per share)."""
+    scale = impact_rate * start + urgency * tau * start * drift.shape[0]
+    for k in range(drift.shape[0]):
+        scale += tau * abs(drift[k])
+    return 1e-12 * scale
+
+
+@NO_ALLOCATION
+def _sell_out_plan(start, drift, free_scale, free_factors, impact_rate, urgency, tau, path):
+    """Try the working set "trade on steps 1..L, rest after" with L found in one sweep; into
+    path; returns L if that plan is optimal, else 0.
+
+    The forward elimination of the equality-constrained system (as `_free_plan`) gives, after
+    row k, the last trade n_{k+1} of the plan sold out at step k + 1 (the last unknown of the
+    first k rows). L is the first k at which that trade is <= 0: the multiplier of resting
+    step L + 1 of the plan sold out at L, μ_{L+1} = ∂U/∂x_L = -2(η̃/τ)·n_L - τa_L, equals
+    -2(η̃/τ)·p_L·n_{L+1} (p_L the pivot of row L), so it is then >= 0. The back substitution
+    gives the plan; it is optimal if no trade is negative and the multipliers
+    μ_{k+1} = μ_k - τa_k of the later steps (nothing held) are >= -tolerance. With L = m it is
+    the equality-constrained plan, to the bit.
+    """
+    steps = drift.shape[0]
+    path[0] = start
+    last = steps
+    for k in range(1, steps):
+        path[k] = free_scale * drift[k - 1]
+        if k == 1:
+            path[1] += start
+        else:
+            path[k] -= free_factors[k - 2] * path[k - 1]
+        if path[k] * -free_factors[k - 1] <= 0.0:
+            last = k
+            break
+    for k in range(last, steps + 1):
+        path[k] = 0.0
+    if last > 1:
+        path[last - 1] *= -free_factors[last - 2]
+    for k in range(last - 2, 0, -1):
+        path[k] = (path[k] + path[k + 1]) * -free_factors[k - 1]
+        if path[k] - path[k + 1] < 0.0:
+            return 0
+    if start - path[1] < 0.0:
+        return 0
+    multiplier = -2.0 * impact_rate * path[last - 1] - tau * drift[last - 1]
+    lowest = 0.0
+    for k in range(last + 1, steps + 1):
+        lowest = min(lowest, multiplier)
+        multiplier -= tau * drift[k - 1]
+    if lowest < 0.0 and lowest < -_tolerance(start, drift, impact_rate, urgency, tau):
+        return 0
+    return last
+
+
+@NO_ALLOCATION
+def _wait_then_sell_plan(start, drift, free_scale, free_factors, impact_rate, urgency, tau,
+                         path):
+    """Try the working set "rest on steps 1..F-1, trade from F on" with F found in one
+    sweep; into path; returns F if that plan is optimal, else 0.
+
+    The same system eliminated from the bottom (the same pivots: the matrix is symmetric under
+    reversal) gives, after row k, the first trade n_k of the plan that holds x_0 until step k
+    and trades from k on. F is k + 1 for the first k (from the bottom) at which that trade is
+    <= 0: the multiplier of resting step F - 1 of the plan trading from F, μ_{F-1} =
+    -∂U/∂x_{F-1}, equals -2(η̃/τ)·p_{m-F+1}·n_{F-1}, so it is then >= 0. The forward
+    substitution gives the plan; it is optimal if no trade is negative and the multipliers
+    μ_k = μ_{k+1} - ∂U/∂x_k of the earlier steps (x_0 held) are >= -tolerance. With F = 1 it
+    is the equality-constrained plan (to rounding: eliminated from the other end).
+    """
+    steps = drift.shape[0]
+    path[steps] = 0.0
+    first = 1
+    for k in range(steps - 1, 0, -1):
+        path[k] = free_scale * drift[k - 1]
+        if k < steps - 1:
+            path[k] -= free_factors[steps - k - 2] * path[k + 1]
+        if start - (path[k] + start) * -free_factors[steps - k - 1] <= 0.0:
+            first = k + 1
+            break
+    for k in range(first):
+        path[k] = start
+    for k in range(first, steps):
+        path[k] = (path[k] + path[k - 1]) * -free_factors[steps - k - 1]
+        if path[k - 1] - path[k] < 0.0:
+            return 0
+    if path[steps - 1] < 0.0:
+        return 0
+    holding = 2.0 * urgency * tau * start  # ∂U/∂x_k + τa_k where x_k and its neighbours are x_0
+    lowest = 0.0
+    if first > 1:
+        multiplier = -(2.0 * impact_rate * (start - path[first]) + holding
+                       - tau * drift[first - 2])
+        lowest = multiplier
+        for k in range(first - 2, 0, -1):
+            multiplier -= holding - tau * drift[k - 1]
+            lowest = min(lowest, multiplier)
+    if lowest < 0.0 and lowest < -_tolerance(start, drift, impact_rate, urgency, tau):
+        return 0
+    return first
+
+
+@NO_ALLOCATION
 def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_ratio,
-                   impact_rate, urgency, tau, rounds, tables, work, trading):
-    """One episode's no-buy-back plan into path; returns the iterations (0 when the
-    equality-constrained plan never buys back) or NOT_CONVERGED.
+                   impact_rate, urgency, tau, sweeps, rounds, tables, work, trading):
+    """One episode's no-buy-back plan into path; returns the number of working sets tried
+    (0 when the equality-constrained plan never buys back) or NOT_CONVERGED.
 
     resting[1..m] is the guessed working set on entry (steps held at zero trade; none or all:
     guess from the equality-constrained plan, resting where it does not sell) and the optimal
-    one on exit. Each iteration solves the optimum for the working set (`_level_plan`).
-    First up to `rounds` primal-dual rounds: rest every trading step whose trade
+    one on exit. With `sweeps`, the two single-boundary working sets are tried first, the kind
+    of the guess first (it waits if it rests at step 1); each is kept only if optimal. Else
+    each iteration solves the optimum for a working set (`_level_plan`), starting from the
+    guess: first up to `rounds` primal-dual rounds: rest every trading step whose trade
     would be negative, free every resting step whose multiplier is below -tolerance; if the
     working set stands still, it is optimal. Then, if they have not settled (they may cycle),
     the primal active set from a feasible path: move towards the working set's optimum, stop
@@ -237,12 +345,25 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
             for k in range(1, steps + 1):
                 resting[k] = False
             return 0
+    tried = 0
+    if sweeps:
+        waits = resting[1]
+        for tried in range(1, 3):
+            wait = waits == (tried == 1)
+            if wait:
+                boundary = _wait_then_sell_plan(start, drift, free_scale, tables[0],
+                                                impact_rate, urgency, tau, path)
+            else:
+                boundary = _sell_out_plan(start, drift, free_scale, tables[0], impact_rate,
+                                          urgency, tau, path)
+            if boundary:
+                for k in range(1, steps + 1):
+                    resting[k] = k < boundary if wait else k > boundary
+                return 0 if boundary == (1 if wait else steps) else tried
     prefix[0] = 0.0
-    scale = impact_rate * start + urgency * tau * start * steps
     for k in range(1, steps + 1):
         prefix[k] = prefix[k - 1] + drift[k - 1]
-        scale += tau * abs(drift[k - 1])
-    tolerance = 1e-12 * scale
+    tolerance = _tolerance(start, drift, impact_rate, urgency, tau)
     urgency_tau = urgency * tau
     peaks[steps - 1] = prefix[steps - 1]
     for i in range(steps - 2, -1, -1):
@@ -256,7 +377,7 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
                                             urgency_tau, tau, tolerance)
         if not changed:
             return _finish(start, drift, free_scale, tables, target, path, count,
-                           iteration + 1)
+                           tried + iteration + 1)
         if count == 0:  # everything rests: no working set to go on from
             _cold_guess(start, drift, free_scale, tables, path, resting)
             break
@@ -288,7 +409,7 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
                     worst, lowest = k, multipliers[k]
             if worst == 0:
                 return _finish(start, drift, free_scale, tables, target, path, count,
-                               iteration + 1)
+                               tried + iteration + 1)
             resting[worst] = False
             for k in range(steps + 1):
                 path[k] = target[k]
@@ -301,15 +422,15 @@ def _solve_episode(start, drift, resting, path, free_scale, urgency_width, half_
 
 @numba.njit(cache=True, error_model="numpy")
 def solve_batch(start, drift, resting, path, free_diagonal, free_scale, urgency_width,
-                half_ratio, impact_rate, urgency, tau, rounds=PRIMAL_DUAL_ROUNDS):
+                half_ratio, impact_rate, urgency, tau, sweeps=True, rounds=PRIMAL_DUAL_ROUNDS):
     """Solve every episode (start (E,), drift (E, m)) into path (E, m + 1), resting (E, m + 1)
     the guessed working sets on entry and the optimal ones on exit (see `_solve_episode`);
-    returns the iterations of every episode (NOT_CONVERGED where it failed).
+    returns how many working sets each episode tried (NOT_CONVERGED where it failed).
 
     free_diagonal, free_scale: 2 + qτ²/η̃ and τ²/(2η̃) as `extended.optimal_holdings` computes
     them; urgency_width, half_ratio: qτ²/η̃ and τ²/(2η̃) as the level systems use them;
-    impact_rate η̃/τ; urgency q; tau τ; rounds: the primal-dual rounds before the primal
-    active set takes over.
+    impact_rate η̃/τ; urgency q; tau τ; sweeps: whether the single-boundary working sets are
+    tried first; rounds: the primal-dual rounds before the primal active set takes over.
     """
     episodes, steps = drift.shape
     # the eliminations of the two constant-diagonal systems, shared by every episode:
@@ -325,5 +446,5 @@ def solve_batch(start, drift, resting, path, free_diagonal, free_scale, urgency_
     for e in range(episodes):
         iterations[e] = _solve_episode(start[e], drift[e], resting[e], path[e], free_scale,
                                        urgency_width, half_ratio, impact_rate, urgency, tau,
-                                       rounds, tables, work, trading)
+                                       sweeps, rounds, tables, work, trading)
     return iterations

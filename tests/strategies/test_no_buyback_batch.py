@@ -51,12 +51,14 @@ def buys_back(plans: np.ndarray) -> np.ndarray:
     return np.any(np.diff(plans, axis=-1) > 0.0, axis=-1)
 
 
-@pytest.mark.parametrize("rounds", [None, 1, 0])
-def test_batch_equals_per_episode_active_set(rounds):
+@pytest.mark.parametrize(("rounds", "sweeps"), [(None, True), (None, False), (1, False),
+                                               (0, False)])
+def test_batch_equals_per_episode_active_set(rounds, sweeps):
     """Every row of a batch equals the per-episode active set (to 1e-11 of the holdings
-    scale), on random cases of up to 60 steps where most rows need the constraint; also when
-    the primal-dual rounds stop early from a random guess (1) or are skipped (0), so that the
-    primal active set finishes the work."""
+    scale), on random cases of up to 60 steps where most rows need the constraint: with the
+    boundary sweeps first, with the active set alone, and when the primal-dual rounds stop
+    early from a random guess (1) or are skipped (0), so that the primal active set finishes
+    the work."""
     rng = np.random.default_rng(13)
     needing = rows = 0
     for _ in range(40):
@@ -64,7 +66,8 @@ def test_batch_equals_per_episode_active_set(rounds):
         inputs, holdings = batch_of(planning_inputs(problem, extended, field), problem.shares,
                                     rng, 8)
         guess = None if rounds is None else rng.random((8, inputs.steps + 1)) < 0.3
-        plans, resting = no_buyback_plans(inputs, holdings, guess, primal_dual_rounds=rounds)
+        plans, resting = no_buyback_plans(inputs, holdings, guess, boundary_sweeps=sweeps,
+                                          primal_dual_rounds=rounds)
         needing += int(np.sum(buys_back(optimal_holdings(inputs, holdings))))
         rows += holdings.shape[0]
         for row in range(holdings.shape[0]):
@@ -96,6 +99,61 @@ def day_inputs(steps: int = 390) -> tuple[PlanningInputs, np.ndarray, float]:
     inputs = PlanningInputs(template.step_length, template.effective_temporary_impact,
                             template.urgency, np.stack(rows))
     return inputs, np.full(len(rows), problem.shares), problem.half_spread
+
+
+def test_boundary_sweeps_are_exact_or_decline():
+    """Each single-boundary sweep either returns a boundary whose plan is the per-episode
+    active set's optimum (to 1e-11 of the holdings), trading nothing after it (sold out) or
+    before it (waiting), with every element of the plan written, or returns 0 and leaves the
+    episode to the active set: never a wrong plan. The day rows of 390, 60 and 20 steps with
+    x_0 and 0.3·x_0 (each found by one of them, waiting in a fifth of them), random cases of
+    up to 60 steps (many found sold out; the others trade and rest in turns), and drifts that
+    favour selling, then holding, then selling or not, where the boundary each sweep finds
+    fails the multipliers on its far side."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for steps in (390, 60, 20):
+        day, day_holdings, _ = day_inputs(steps)
+        cases += [(day, day_holdings), (day, 0.3 * day_holdings)]
+    days = len(cases)
+    scale = np.max(np.abs(day.drift))  # of the 20-step day, whose coefficients these share
+    for against, towards in ((1.0, 1.0), (3.0, 1.0), (1.0, 3.0), (10.0, 3.0)):
+        blocks = [np.r_[np.full(3, -against), np.full(7, towards), np.full(10, tail)]
+                  for tail in (0.0, -against)]
+        cases.append((PlanningInputs(day.step_length, day.effective_temporary_impact,
+                                     day.urgency, scale * np.array(blocks)), day_holdings[:2]))
+    for _ in range(30):
+        problem, extended, field = random_case(rng, max_steps=60)
+        cases.append(batch_of(planning_inputs(problem, extended, field), problem.shares, rng,
+                              8))
+    sweeps = {"sold out": no_buyback_kernels._sell_out_plan,
+              "waiting": no_buyback_kernels._wait_then_sell_plan}
+    found = dict.fromkeys(sweeps, 0)
+    for index, (inputs, holdings) in enumerate(cases):
+        steps, tau = inputs.steps, inputs.step_length
+        impact, urgency = inputs.effective_temporary_impact, inputs.urgency
+        free_scale = tau**2 / (2.0 * impact)  # d = 2 + qτ²/η̃ eliminated without pivoting
+        factors = np.zeros(steps + 1)
+        no_buyback_kernels._eliminate(np.full(steps + 1, 2.0 + 2.0 * free_scale * urgency),
+                                      factors, steps + 1)
+        for row in np.flatnonzero(holdings > 0.0) if steps > 1 else ():
+            single = PlanningInputs(tau, impact, urgency, inputs.drift[row])
+            expected = active_set_holdings(single, holdings[row])
+            answered = False
+            for kind, sweep in sweeps.items():
+                path = np.full(steps + 1, np.nan)
+                boundary = sweep(holdings[row], single.drift, free_scale, factors,
+                                 impact / tau, urgency, tau, path)
+                if boundary == 0:
+                    continue
+                np.testing.assert_allclose(path, expected, rtol=0, atol=1e-11 * holdings[row])
+                step = np.arange(1, steps + 1)
+                resting = step > boundary if kind == "sold out" else step < boundary
+                assert np.all(np.diff(path)[resting] == 0.0) and np.all(np.diff(path) <= 0.0)
+                found[kind] += bool(np.any(resting))
+                answered = True
+            assert answered or index >= days
+    assert found["sold out"] >= 100 and found["waiting"] >= days
 
 
 def test_batch_at_390_steps_equals_cvxpy_and_meets_kkt():
