@@ -79,7 +79,7 @@ def verdict_lines(verdicts: pd.DataFrame) -> list[str]:
 def episodes_from_args(args: argparse.Namespace, default: int, quick: int) -> int:
     """The episode count: --episodes if given, else the quick or the full default."""
     if args.episodes is not None:
-        return validation.integer("--episodes", args.episodes, 1)
+        return validation.integer("--episodes", args.episodes, 2)  # intervals need two
     return quick if args.quick else default
 
 

@@ -8,7 +8,6 @@ command's base configuration. A flag left out keeps the value of --config or the
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -145,11 +144,13 @@ def figure_path(flag: str, text: str) -> Path:
         raise ParameterError(f"{flag} must name a .png file, got {text!r}")
     if path.is_dir():
         raise ParameterError(f"{flag}: {text!r} is a directory; name a .png file")
+    from acsim.simulator.output_folder import writable
+
     folder = path.resolve().parent
     if not folder.is_dir():
         raise ParameterError(f"{flag}: the directory of {text!r} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ParameterError(f"{flag}: {text!r} is not writable")
+    if not writable(folder) or (path.exists() and not writable(path)):
+        raise ParameterError(f"{flag}: {text!r} is not writable (read-only file or folder)")
     return path
 
 

@@ -29,6 +29,7 @@ from acsim.simulator.study import Study, load_episodes, run_study
 from acsim.strategies import almgren_chriss
 from acsim.strategies.baselines import immediate_holdings, twap_holdings
 from acsim.strategies.costs import schedule_cost, shortfall_variance
+from acsim.strategies.errors import ParameterError
 
 MONTE_CARLO_AVERSIONS = (0.0, 0.0005, 0.002, 0.005, 0.02, 0.1)
 # The impact models beside linear impact ([impact] tables on the default market).
@@ -214,6 +215,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "results/frontier", 100_000)
 
 
+MIN_EPISODES = 30  # the variance's standard error √((m4 − s⁴)/n) is a large-sample formula
+
+
 def main(args: argparse.Namespace) -> list[Path]:
     episodes = episodes_from_args(args, 100_000, 4_096)
+    if episodes < MIN_EPISODES:
+        raise ParameterError(f"--episodes must be >= {MIN_EPISODES} for the frontier's z-tests "
+                             "(the variance's standard error is a large-sample formula), got "
+                             f"{episodes}")
     return run(args.out, episodes, args.seed, args.workers).written

@@ -98,8 +98,8 @@ def main(args: argparse.Namespace) -> list[Path]:
     episodes = validation.integer("--episodes", args.episodes or (2048 if quick else 16384), 2)
     steps = validation.integer("--steps", args.steps, 2)
     seed = validation.integer("--seed", args.seed, 0)
-    output = ExperimentOutput(args.out)  # the folder is checked before any work
-    bars = session_bars(args.bars)
+    bars = session_bars(args.bars)  # the input, then the output folder, before any work
+    output = ExperimentOutput(args.out)
     calibration = market_data.calibrate(bars, spread_bps=args.spread_bps)
     shares = args.shares or round(VOLUME_FRACTION * calibration.daily_volume)
     base = bar_market(calibration, STYLIZED_MARKET.replace(

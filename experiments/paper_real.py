@@ -614,12 +614,14 @@ def main(args: argparse.Namespace) -> list[Path]:
     settings = Settings(steps=args.steps, days=args.days, shares=args.shares,
                         risk_aversion=args.risk_aversion, spread=args.spread,
                         exclude_auctions=args.exclude_auctions, units=args.units)
-    output = ExperimentOutput(args.out)  # the folder is checked before any work
-    if args.download:
+    if args.download:  # the download is saved in the output folder: it is opened first
+        output = ExperimentOutput(args.out)
         path = market_data.download_bars(args.download,
                                          output.path(f"{args.download}_5m.csv"))
-    else:
+        bars = market_data.load_bars(path, naive_timezone=args.naive_timezone)
+    else:  # the bars are read (checked) before the output folder is opened
         path = Path(args.csv)
-    bars = market_data.load_bars(path, naive_timezone=args.naive_timezone)
+        bars = market_data.load_bars(path, naive_timezone=args.naive_timezone)
+        output = ExperimentOutput(args.out)
     return run(bars, output, args.quick, settings, str(path),
                market_data.detect_layout(path)).written

@@ -204,7 +204,7 @@ def command_run(args: argparse.Namespace) -> None:
 def command_episode(args: argparse.Namespace) -> None:
     from acsim.simulator.model import run_episode
 
-    plot = figure_path("--plot", args.plot) if args.plot else None
+    plot = figure_path("--plot", args.plot) if args.plot is not None else None
     config = config_from_args(args)
     check_size(config, args, mesa=True, episodes=1)
     result = run_episode(config, args.episode)

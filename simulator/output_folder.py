@@ -65,6 +65,14 @@ def _unlock(key: tuple[int, int]) -> None:
         del _held[key]
 
 
+def writable(path: Path) -> bool:
+    """May acsim write here? The folder (or file) must be writable by this process and carry a
+    write bit in its mode: acsim respects a read-only mark even when running as root."""
+    mode = path.stat().st_mode
+    wanted = os.W_OK | (os.X_OK if path.is_dir() else 0)
+    return os.access(path, wanted) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
 class OutputFolderError(ParameterError):
     """An output folder that acsim may not write into (the flag, the folder and why)."""
 
@@ -108,13 +116,14 @@ class OutputFolder:
         if self.root.exists() and not self.root.is_dir():
             raise self._refuse("is a file, not a folder: name a folder (new, empty, or one "
                                "acsim wrote)")
+        existing = next(path for path in (self.root, *self.root.parents) if path.exists())
+        if existing != self.root and existing.is_dir() and not writable(existing):
+            raise self._refuse(f"cannot be created: the folder {str(existing)!r} is read-only")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise self._refuse(f"cannot be created: {error.strerror or error}") from None
-        mode = self.root.stat().st_mode
-        if not os.access(self.root, os.W_OK | os.X_OK) or not mode & (
-                stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        if not writable(self.root):
             raise self._refuse("is read-only: acsim needs a folder it may write into")
         try:
             key = _lock(self.root)
@@ -226,8 +235,7 @@ def parquet_output(given: str | Path, flag: str = "--out") -> Path:
     if not path.parent.is_dir():
         raise OutputFolderError(f"{flag} {str(given)!r}: the folder {str(path.parent)!r} does "
                                 "not exist")
-    if not os.access(path.parent, os.W_OK | os.X_OK) or not path.parent.stat().st_mode & (
-            stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+    if not writable(path.parent):
         raise OutputFolderError(f"{flag} {str(given)!r}: the folder {str(path.parent)!r} is "
                                 "read-only")
     if path.exists() or path.is_symlink():

@@ -33,7 +33,7 @@ wall time (seconds), divided by the processes that share the blocks:
                    per cvxpy solve (the reference planner, N per episode); setting up the gains
                    15 ns per gain (N²/2) and the transient planner 0.64 ns × N³ (38 ms at
                    N = 390), per case and process (per episode in the Mesa model);
-  cases            0.1 ms per case configuration, built for every block (`run_block`);
+  cases            0.17 ms per case configuration (15,000 cases took 2.4 s), built per block;
   Mesa             1.7 µs per agent and step (docs/benchmarks.md: 292 episodes/s, paper case).
 
 The figures are rates of this machine (2 cores, docs/benchmarks.md); a run within a factor of
@@ -46,6 +46,7 @@ gains, a 10⁶-point sweep) is refused at once. Limits: the memory available now
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,8 @@ AGENT_BYTES = 420  # per Mesa agent (tracemalloc of ExecutionMarket)
 
 ENGINE_SECONDS = 6e-8  # per case, episode and market step (docs/benchmarks.md)
 DRAW_SECONDS = 3.3e-9  # per ensemble draw (docs/benchmarks.md)
-CASE_SECONDS = 1e-4  # per case configuration built
+CASE_SECONDS = 1.7e-4  # per case configuration built (Study.cases of 15,000 cases: 2.4 s)
+NOTICE_SECONDS = 60.0  # a run estimated longer than this says so on standard error first
 MESA_SECONDS = 1.7e-6  # per Mesa agent and step (docs/benchmarks.md)
 
 
@@ -264,6 +266,11 @@ def check(work: Workload, allow_large: bool = False, memory_limit: float | None 
         raise SizeError(f"this run would need {' and '.join(problems)}: {describe(work)}; "
                         f"reduce the episodes, steps, agents or sweep, or pass {FLAG} to run it "
                         "anyway")
+    if result.seconds > NOTICE_SECONDS:  # a long run says so before it starts
+        print(f"acsim: this run is estimated at about {_seconds_text(result.seconds)} (mostly "
+              f"{_driver(result.time)}) and {_bytes_text(result.bytes)} of memory: "
+              f"{describe(work)}; Ctrl-C stops it (a study keeps its finished blocks)",
+              file=sys.stderr)
     return result
 
 

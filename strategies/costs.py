@@ -53,6 +53,9 @@ def validate_holdings(problem: ExecutionProblem, holdings: object) -> np.ndarray
 def validate_trades(problem: ExecutionProblem, trades: object) -> np.ndarray:
     """Check that trades have N values summing to X; return the holdings path."""
     values = validation.finite_vector("trades", trades, problem.steps)
+    total = sum(abs(float(value)) for value in values)  # Python floats: inf, not a warning
+    validation.within_float_range([("Σ|n_k|, the trades' total (the holdings are X minus "
+                                    "their running sums)", total, "the trades")])
     return validate_holdings(problem, holdings_from_trades(problem.shares, values))
 
 

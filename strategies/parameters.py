@@ -14,6 +14,7 @@ hurts a buyer exactly as -α would help a buyer.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,6 +184,13 @@ def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: 
          1e4 * (utility / (shares * problem.price)), "the parameters above, or raise price"),
     ]
     validation.within_float_range(terms)
+    if problem.volatility > 0.0:  # σ²T·X², the scale of V and of Var IS, must not underflow
+        scale = 2.0 * (math.log10(problem.volatility) + math.log10(shares)) + math.log10(horizon)
+        if scale < math.log10(sys.float_info.min):
+            raise ParameterError(
+                f"σ²T·X², the scale of the variance V and of Var IS, is about 1e{scale:.0f}: "
+                f"below float64's smallest normal number ({sys.float_info.min:.3g}), variances "
+                "would underflow to 0; raise shares, volatility or horizon")
 
 
 @dataclass(frozen=True)

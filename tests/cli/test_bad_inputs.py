@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -232,3 +233,82 @@ def test_the_last_guard_refuses_a_non_finite_number_in_the_output():
     assert stream.getvalue() == "wrote 3 files to results/nan/; inflation 2.0\n"
     with pytest.raises(NonFiniteResultError, match=r"output\.utility"):
         json_text({"utility": float("nan")})
+
+
+# --- the merged audit's findings (second pass) ---------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["coupling-study", "--episodes", "1"], ["impact-study", "--episodes", "1"],
+    ["paper-synthetic", "--episodes", "1"], ["learn", "--episodes", "1"],
+    ["frontier", "--episodes", "2"]])
+def test_experiments_refuse_too_few_episodes_for_their_intervals(capsys, tmp_path, argv):
+    """One episode has no standard deviation (reports showed nan); the frontier's variance
+    z-test needs a large sample. Refused before the folder is made."""
+    line = refused(capsys, [*argv, "--quick", "--out", str(tmp_path / "out")])
+    assert "--episodes must be" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["schedule", "--shares", "1e-160"],
+                                  ["simulate", "--engine", "fast", "--episodes", "10",
+                                   "--shares", "1e-300"]])
+def test_variances_that_would_underflow_are_refused(capsys, argv):
+    """σ²T·X² below float64's smallest normal number: V and Var IS would read 0."""
+    line = refused(capsys, argv)
+    assert "underflow" in line and "raise shares" in line
+
+
+def test_a_tiny_but_representable_order_has_a_positive_spread(capsys):
+    assert main(["simulate", "--engine", "fast", "--backend", "inline", "--episodes", "50",
+                 "--shares", "1e-140", "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert 0.0 < summary["std_is"] < 1e-139 and summary["q05"] < summary["q95"]
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_trades_whose_total_overflows_are_named_as_trades(capsys):
+    line = refused(capsys, ["cost", "--trades", "1e308,1e308,1e308", "--steps", "3",
+                            "--horizon", "3"])
+    assert "the trades' total" in line and "reduce the trades" in line
+
+
+@pytest.mark.parametrize("argv", [["paper-real", "--csv"], ["order-flow-calibration", "--bars"]])
+def test_bar_files_are_checked_before_the_output_folder_is_made(capsys, bad_files, tmp_path,
+                                                                argv):
+    folder, _ = bad_files
+    assert "is a directory" in refused(capsys, [*argv, str(folder), "--out",
+                                                str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "chmod"), reason="needs file modes")
+def test_read_only_marks_are_respected_for_plots_and_new_folders(capsys, tmp_path):
+    """Even as root (which os.access lets write anywhere), a file or folder without a write
+    bit is not written into, and an --out inside a read-only folder is not created."""
+    locked_file = tmp_path / "locked.png"
+    locked_file.write_bytes(b"")
+    locked_file.chmod(0o444)
+    locked_folder = tmp_path / "locked"
+    locked_folder.mkdir()
+    locked_folder.chmod(0o555)
+    try:
+        assert "not writable" in refused(capsys, ["episode", "--plot", str(locked_file)])
+        assert "not writable" in refused(capsys, ["episode", "--plot",
+                                                  str(locked_folder / "x.png")])
+        assert "read-only" in refused(capsys, ["run", "--episodes", "10", "--out",
+                                               str(locked_folder / "sub")])
+        assert not (locked_folder / "sub").exists()
+    finally:
+        locked_folder.chmod(0o755)
+    assert "must name a .png file" in refused(capsys, ["episode", "--plot", ""])
+
+
+def test_a_long_run_says_so_before_it_starts(capsys, tmp_path, monkeypatch):
+    from acsim.simulator import sizes
+
+    monkeypatch.setattr(sizes, "NOTICE_SECONDS", 0.0)  # every run counts as long
+    assert main(["run", "--episodes", "10", "--backend", "inline", "--out",
+                 str(tmp_path / "out")]) == 0
+    first = capsys.readouterr().err.strip().splitlines()[0]
+    assert first.startswith("acsim: this run is estimated at about ")
+    assert "10 episodes × 12 cases" in first
