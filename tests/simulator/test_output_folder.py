@@ -27,6 +27,7 @@ from acsim.experiments.cli import main
 from acsim.experiments.common import ExperimentOutput
 from acsim.simulator.output_folder import LEDGER, OutputFolder, OutputFolderError
 from acsim.strategies.errors import ParameterError
+from tests.bars import simulated_bars, write_headerless
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
 
@@ -220,17 +221,21 @@ def test_cli_refuses_a_file_and_a_read_only_folder(tmp_path, capsys, command):
         folder.chmod(0o755)
 
 
-EXPERIMENT_INPUTS = {"paper-real": ["--csv", "bars.csv"],
-                     "order-flow-calibration": ["--bars", "bars.csv"]}
+EXPERIMENT_INPUTS = {"paper-real": "--csv", "order-flow-calibration": "--bars"}
 
 
 @pytest.mark.parametrize("name", [name for name, (_, _, kind) in COMMAND_TABLE.items()
                                   if kind == "experiment"])
 def test_every_experiment_checks_its_folder_before_any_work(tmp_path, capsys, name):
-    """The users' folder is refused before any input is read or anything computed."""
+    """The users' folder is refused before anything is computed (an experiment reading bars
+    reads, and so checks, them first: valid bars here)."""
     folder = users_folder(tmp_path)
     before = snapshot(folder)
-    line = refused(capsys, [name, *EXPERIMENT_INPUTS.get(name, [])], str(folder))
+    inputs = []
+    if name in EXPERIMENT_INPUTS:
+        bars = write_headerless(tmp_path / "bars.csv", simulated_bars(sessions=3))
+        inputs = [EXPERIMENT_INPUTS[name], str(bars)]
+    line = refused(capsys, [name, *inputs], str(folder))
     assert "holds files acsim did not write" in line
     assert snapshot(folder) == before
 
