@@ -184,13 +184,11 @@ def check_magnitudes(problem: ExecutionProblem, drift_bound: float, self_alpha: 
          1e4 * (utility / (shares * problem.price)), "the parameters above, or raise price"),
     ]
     validation.within_float_range(terms)
-    if problem.volatility > 0.0:  # σ²T·X², the scale of V and of Var IS, must not underflow
-        scale = 2.0 * (math.log10(problem.volatility) + math.log10(shares)) + math.log10(horizon)
-        if scale < math.log10(sys.float_info.min):
-            raise ParameterError(
-                f"σ²T·X², the scale of the variance V and of Var IS, is about 1e{scale:.0f}: "
-                f"below float64's smallest normal number ({sys.float_info.min:.3g}), variances "
-                "would underflow to 0; raise shares, volatility or horizon")
+    if shares * shares < sys.float_info.min:  # X², the scale of every quadratic term
+        raise ParameterError(
+            f"shares = {shares!r}: X² is below float64's smallest normal number "
+            f"({sys.float_info.min:.3g}), so the quadratic costs and the variances V and Var IS "
+            "would underflow to 0; shares must be at least 1.5e-154")
 
 
 @dataclass(frozen=True)

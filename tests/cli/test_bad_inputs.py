@@ -253,9 +253,9 @@ def test_experiments_refuse_too_few_episodes_for_their_intervals(capsys, tmp_pat
                                   ["simulate", "--engine", "fast", "--episodes", "10",
                                    "--shares", "1e-300"]])
 def test_variances_that_would_underflow_are_refused(capsys, argv):
-    """σ²T·X² below float64's smallest normal number: V and Var IS would read 0."""
+    """X² below float64's smallest normal number: V and Var IS would read 0."""
     line = refused(capsys, argv)
-    assert "underflow" in line and "raise shares" in line
+    assert "underflow" in line and "shares must be at least 1.5e-154" in line
 
 
 def test_a_tiny_but_representable_order_has_a_positive_spread(capsys):
