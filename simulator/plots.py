@@ -7,7 +7,8 @@ The project's figure style, used by every experiment and study figure:
   .declarations, the same text as docs/parameters.md);
 - each panel has its own y-axis unless a shared one is asked for, fitted to the data and
   never stretched to include 0, so small effects are not flattened by large ones (paired
-  differences go on their own axes);
+  differences go on their own axes; when one strategy's lines would span under 1/FLATTENED
+  of an axis shared with the others, `flattened`, each strategy gets its own row of panels);
 - a strategy keeps one colour in every figure of a study (`strategy_colours`; the built-in
   strategies always the same);
 - intervals are drawn as caps plus a shaded band, visible even when narrow;
@@ -17,6 +18,7 @@ The project's figure style, used by every experiment and study figure:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -186,45 +188,80 @@ def save_figure(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
+FLATTENED = 10.0  # a group spanning under 1/FLATTENED of a shared y-axis gets its own panel
+
+
+def flattened(frame: pd.DataFrame, by: str, interval: tuple[str, str],
+              panel: str | None = None) -> bool:
+    """Whether on one y-axis (per value of `panel`) the lines of some value of `by` (e.g. a
+    strategy) would span, from their lowest to their highest interval end, under 1/FLATTENED
+    of the range all of them span together: then that value's lines cannot be read and each
+    value of `by` needs its own y-axis. A value spanning nothing (a constant without interval,
+    such as a difference of 0 from the baseline on every episode) reads well on any axis and
+    does not count."""
+    for _, rows in (frame.groupby(panel, sort=False) if panel else [(None, frame)]):
+        low, high = rows[interval[0]], rows[interval[1]]
+        spans = high.groupby(rows[by]).max() - low.groupby(rows[by]).min()
+        if high.max() - low.min() > FLATTENED * spans[spans > 0].min():
+            return True
+    return False
+
+
 def errorbar_panels(frame: pd.DataFrame, x: str, value: str, ylabel: str,
                     panel: str | None = None, group: str = "strategy",
                     xlabel: str | None = None, title: str | None = None,
                     interval: tuple[str, str] = ("ci95_low", "ci95_high"),
                     colours: Mapping[str, str] | None = None,
-                    colour_by: str = "strategy") -> plt.Figure:
+                    colour_by: str = "strategy", rows: str | None = None,
+                    note: str | None = None) -> plt.Figure:
     """`value` with its 95% interval (the columns `interval`) against `x`, one line per
     `group`, one panel per value of `panel` (or a single panel), each panel with its own
     y-axis fitted to the intervals (a zero line only where 0 is already in view); x and panel
     keys are written in words (`parameter_label`), the legend below.
 
     colours: a colour per value of the column `colour_by` (e.g. `strategy_colours`), the same
-    in every figure; lines sharing a colour get different line styles."""
+    in every figure; lines sharing a colour get different line styles.
+    rows: a column (e.g. "strategy") whose values get a row of panels each, titled with the
+    value (use it when `flattened`); note: words added under the title, in parentheses."""
     keys = list(dict.fromkeys(frame[panel])) if panel else [None]
-    figure, axes_row = new_figure(1, len(keys))
-    for axes, key in zip(axes_row[0], keys):
-        rows = frame if key is None else frame[frame[panel] == key]
-        used: dict[str, int] = {}
-        for name, lines in rows.groupby(group, sort=False):
-            lines = lines.sort_values(x)
-            style = {}
-            if colours is not None:
-                colour = colours[lines[colour_by].iloc[0]]
-                style = {"color": colour, "linestyle": LINE_STYLES[used.get(colour, 0)
-                                                                  % len(LINE_STYLES)]}
-                used[colour] = used.get(colour, 0) + 1
-            interval_line(axes, lines[x], lines[value], lines[interval[0]],
-                          lines[interval[1]], label=str(name), **style)
-        low, high = axes.get_ylim()
-        if low <= 0.0 <= high:
-            axes.axhline(0.0, color="grey", linewidth=0.6)
-            axes.set_ylim(low, high)
-        axes.set_xlabel(xlabel or parameter_label(x))
-        axes.set_ylabel(ylabel)
-        compact_ticks(axes)
-        if key is not None:
-            axes.set_title(parameter_value(panel, key))
-    if title:
-        figure.suptitle(title)
+    row_keys = list(dict.fromkeys(frame[rows])) if rows else [None]
+    figure, axes_grid = new_figure(len(row_keys), len(keys),
+                                   height=3.8 if rows is None else 3.0)
+    for row_key, axes_row in zip(row_keys, axes_grid):
+        for axes, key in zip(axes_row, keys):
+            lines_here = frame if row_key is None else frame[frame[rows] == row_key]
+            if key is not None:
+                lines_here = lines_here[lines_here[panel] == key]
+            used: dict[str, int] = {}
+            for name, lines in lines_here.groupby(group, sort=False):
+                lines = lines.sort_values(x)
+                style = {}
+                if colours is not None:
+                    colour = colours[lines[colour_by].iloc[0]]
+                    style = {"color": colour, "linestyle": LINE_STYLES[used.get(colour, 0)
+                                                                      % len(LINE_STYLES)]}
+                    used[colour] = used.get(colour, 0) + 1
+                interval_line(axes, lines[x], lines[value], lines[interval[0]],
+                              lines[interval[1]], label=str(name), **style)
+            low, high = axes.get_ylim()
+            if low <= 0.0 <= high:
+                axes.axhline(0.0, color="grey", linewidth=0.6)
+                axes.set_ylim(low, high)
+            if row_key == row_keys[-1]:
+                axes.set_xlabel(xlabel or parameter_label(x))
+            if rows is None:
+                axes.set_ylabel(ylabel)
+            compact_ticks(axes)
+            titles = ([str(row_key)] if row_key is not None else []) + (
+                [parameter_value(panel, key)] if key is not None else [])
+            if titles:
+                axes.set_title("\n".join(titles))
+    if rows is not None:
+        figure.supylabel(ylabel, fontsize=matplotlib.rcParams["axes.labelsize"])
+    heading = ([title] if title else []) + (textwrap.wrap(f"({note})", 64 * len(keys))
+                                            if note else [])
+    if heading:
+        figure.suptitle("\n".join(heading))
     legend_outside(figure)
     return figure
 

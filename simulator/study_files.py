@@ -20,6 +20,8 @@ A study file is a simulation configuration (see simulator/config.py) plus a [stu
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +35,14 @@ from acsim.simulator.config import (
     read_toml,
 )
 from acsim.simulator.output_folder import OutputFolder
-from acsim.simulator.plots import errorbar_panels, parameter_label, save_figure, strategy_colours
+from acsim.simulator.plots import (
+    FLATTENED,
+    errorbar_panels,
+    flattened,
+    parameter_label,
+    save_figure,
+    strategy_colours,
+)
 from acsim.simulator.study import Study, StudyResults, strategy_label
 from acsim.strategies.components import is_path
 from acsim.strategies.errors import ParameterError
@@ -187,43 +196,80 @@ def describe_study(study: Study) -> list[str]:
     return lines
 
 
-def _tables(results: StudyResults, study: Study) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows of cells) of the summary and the paired table."""
+SUMMARY_NOTES = (
+    "mean IS in bps: basis points of the arrival notional (shares × arrival price).",
+    "VaR95: the 95% quantile of IS; CVaR95: the mean of IS at or above VaR95 (currency).",
+    "Utility ± 95%: 1.96 delta-method standard errors √(var(ψ)/n), with "
+    "ψ(x) = (x − μ) + λ((x − μ)² − σ²) the influence function of one episode's IS x "
+    "(μ, σ²: the sample mean and variance of IS; λ: the market's risk aversion; "
+    "n: episodes).")
+PAIRED_NOTE = ("Paired intervals: IS, the per-episode differences' mean ± 1.96 standard "
+               "errors; utility, the delta method on the difference of the two strategies' "
+               "influence functions (each with its own μ, σ²), episode by episode.")
+UNPAIRED_NOTE = ("intervals are per strategy; for differences use the paired figure "
+                 "(common random numbers)")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the screen and report.md: a unit under every column header, notes below."""
+
+    title: str
+    header: list[str]
+    units: list[str]
+    rows: list[list[str]]
+    notes: tuple[str, ...] = ()
+
+
+def _tables(results: StudyResults, study: Study) -> list[Table]:
+    """The summary and the paired table."""
     summary, paired = results.summary, results.paired
     keys = list(study.sweep)
+    blank = [""] * (1 + len(keys))
     baseline = baseline_label(study)
-    tables = [("Implementation shortfall and utility E + λV per strategy (currency; mean and "
-               "95% interval half-width; utility is what AC minimises)",
-               ["strategy", *map(_short, keys), "mean IS", "± 95%", "bps", "std", "VaR95",
-                "CVaR95", "utility", "± 95%"],
-               [[row["strategy"], *(_number(row[k]) for k in keys), f"{row['mean_is']:,.3f}",
-                 f"{row['mean_is'] - row['ci95_low']:,.3f}", f"{row['mean_is_bps']:.3f}",
-                 f"{row['std_is']:,.2f}", f"{row['var95']:,.2f}", f"{row['cvar95']:,.2f}",
-                 f"{row['utility']:,.3f}", f"{row['utility'] - row['utility_ci95_low']:,.3f}"]
-                for _, row in summary.iterrows()])]
+    tables = [Table(
+        "Implementation shortfall and utility E + λV per strategy (mean and 95% interval "
+        "half-width; utility is what AC minimises)",
+        ["strategy", *map(_short, keys), "mean IS", "± 95%", "mean IS", "std", "VaR95",
+         "CVaR95", "utility", "± 95%"],
+        [*blank, "currency", "currency", "bps", *["currency"] * 5],
+        [[row["strategy"], *(_number(row[k]) for k in keys), f"{row['mean_is']:,.3f}",
+          f"{row['mean_is'] - row['ci95_low']:,.3f}", f"{row['mean_is_bps']:.3f}",
+          f"{row['std_is']:,.2f}", f"{row['var95']:,.2f}", f"{row['cvar95']:,.2f}",
+          f"{row['utility']:,.3f}", f"{row['utility'] - row['utility_ci95_low']:,.3f}"]
+         for _, row in summary.iterrows()],
+        SUMMARY_NOTES)]
     if not paired.empty:
-        tables.append((f"Paired differences against {baseline} on the same episodes "
-                       f"(currency; negative: cheaper than {baseline})",
-                       ["strategy", *map(_short, keys), f"IS − IS({baseline})", "95% CI",
-                        f"utility − utility({baseline})", "95% CI"],
-                       [[row["strategy"], *(_number(row[k]) for k in keys),
-                         f"{row['mean_difference']:,.3f}",
-                         f"[{row['ci95_low']:,.3f}, {row['ci95_high']:,.3f}]",
-                         f"{row['utility_difference']:,.3f}",
-                         f"[{row['utility_difference_ci95_low']:,.3f}, "
-                         f"{row['utility_difference_ci95_high']:,.3f}]"]
-                        for _, row in paired.iterrows()]))
+        tables.append(Table(
+            f"Paired differences against {baseline} on the same episodes "
+            f"(negative: cheaper than {baseline})",
+            ["strategy", *map(_short, keys), f"IS − IS({baseline})", "95% CI",
+             f"utility − utility({baseline})", "95% CI"],
+            [*blank, *["currency"] * 4],
+            [[row["strategy"], *(_number(row[k]) for k in keys),
+              f"{row['mean_difference']:,.3f}",
+              f"[{row['ci95_low']:,.3f}, {row['ci95_high']:,.3f}]",
+              f"{row['utility_difference']:,.3f}",
+              f"[{row['utility_difference_ci95_low']:,.3f}, "
+              f"{row['utility_difference_ci95_high']:,.3f}]"]
+             for _, row in paired.iterrows()],
+            (PAIRED_NOTE,)))
     return tables
 
 
-def _significance(low: pd.Series, high: pd.Series) -> str:
-    """'lower at 3, higher at 0, not significantly different at 1 of 4 points' (95%)."""
+def _significance(low: pd.Series, high: pd.Series, identical: pd.Series) -> str:
+    """'lower at 3, higher at 0, not significantly different at 0, identical on every episode
+    at 1 of 4 sweep points' (95% intervals; identical: the strategy's shortfall equals the
+    baseline's on every episode, so the interval is [0, 0])."""
+    same = int(identical.sum())
     lower, higher = int((high < 0).sum()), int((low > 0).sum())
     if len(low) == 1:
-        return ("significantly lower" if lower else "significantly higher" if higher
-                else "not significantly different")
+        return ("identical on every episode" if same else "significantly lower" if lower
+                else "significantly higher" if higher else "not significantly different")
     return (f"lower at {lower}, higher at {higher}, not significantly different at "
-            f"{len(low) - lower - higher} of {len(low)} sweep points")
+            f"{len(low) - lower - higher - same}"
+            + (f", identical on every episode at {same}" if same else "")
+            + f" of {len(low)} sweep points")
 
 
 def tied(names: pd.Series) -> str:
@@ -233,7 +279,8 @@ def tied(names: pd.Series) -> str:
 
 def interpretation(results: StudyResults, study: Study) -> list[str]:
     """Sentences saying which strategy is cheapest on mean IS and on utility E + λV, and
-    whether each paired difference against the baseline is significant (95% intervals)."""
+    whether each paired difference against the baseline is significant (95% intervals, per
+    sweep point) or exactly 0 (the same shortfall on every episode)."""
     summary, paired = results.summary, results.paired
     keys = list(study.sweep)
     groups = [group for _, group in summary.groupby(keys, sort=False)] if keys else [summary]
@@ -250,29 +297,40 @@ def interpretation(results: StudyResults, study: Study) -> list[str]:
         lines.append(f"Cheapest on {measure}: {text}.")
     baseline = baseline_label(study)
     for name, rows in (paired.groupby("strategy", sort=False) if not paired.empty else []):
-        shortfall = _significance(rows["ci95_low"], rows["ci95_high"])
+        identical = (rows["mean_difference"] == 0.0) & (rows["std_difference"] == 0.0)
+        shortfall = _significance(rows["ci95_low"], rows["ci95_high"], identical)
         utility = _significance(rows["utility_difference_ci95_low"],
-                                rows["utility_difference_ci95_high"])
+                                rows["utility_difference_ci95_high"], identical)
         lines.append(f"{name} − {baseline}: IS {shortfall}; utility {utility} "
                      "(paired 95% intervals).")
+    if not paired.empty and len(groups) > 1:
+        lines.append("Each sweep point's interval is judged on its own, not adjusted for "
+                     "multiple comparisons: where nothing differs, about 5% of the points "
+                     "still look significantly different by chance.")
     lines.append("Utility E + λV (λ: the market's risk aversion) is what Almgren-Chriss "
                  "minimises: a strategy can be cheaper on mean IS and still worse on utility "
                  "when it carries more risk.")
     return lines
 
 
-def _text_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+def _text_table(table: Table) -> list[str]:
+    widths = [max(len(cell) for cell in column)
+              for column in zip(table.header, table.units, *table.rows)]
     def line(cells: list[str]) -> str:
         return "  " + "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
                                 for i, (cell, width) in enumerate(zip(cells, widths)))
-    return [title, line(header), *map(line, rows)]
+    return [table.title, line(table.header), line(table.units), *map(line, table.rows),
+            *(text for note in table.notes
+              for text in textwrap.wrap(note, 100, initial_indent="  ", subsequent_indent="    "))]
 
 
-def _markdown_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
-    return [f"## {title}", "", "| " + " | ".join(header) + " |",
+def _markdown_table(table: Table) -> list[str]:
+    header = [f"{name} ({unit})" if unit else name
+              for name, unit in zip(table.header, table.units)]
+    return [f"## {table.title}", "", "| " + " | ".join(header) + " |",
             "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|",
-            *("| " + " | ".join(row) + " |" for row in rows), ""]
+            *("| " + " | ".join(row) + " |" for row in table.rows), "",
+            *(f"- {note}" for note in table.notes), ""]
 
 
 def format_tables(results: StudyResults, study: Study) -> str:
@@ -281,7 +339,7 @@ def format_tables(results: StudyResults, study: Study) -> str:
     lines = ["Study: " + describe_study(study)[0], *(f"  {line}" for line in
                                                    describe_study(study)[1:]), ""]
     for table in _tables(results, study):
-        lines += [*_text_table(*table), ""]
+        lines += [*_text_table(table), ""]
     lines += interpretation(results, study)
     lines.append(f"\nTables, Parquet, figures and report.md: {results.out}/")
     return "\n".join(lines)
@@ -292,11 +350,14 @@ def report_markdown(results: StudyResults, study: Study, figures: list[Path]) ->
     lines = ["# acsim run: study report", "", *(f"- {line}" for line in describe_study(study)),
              ""]
     for table in _tables(results, study):
-        lines += _markdown_table(*table)
+        lines += _markdown_table(table)
     lines += ["## What it says", "", *(f"- {line}" for line in interpretation(results, study)),
               ""]
     if figures:
-        lines += ["## Figures", ""]
+        lines += ["## Figures", "", f"Mean IS and utility per strategy: {UNPAIRED_NOTE}. The "
+                  "paired figures give each strategy its own row of panels when one "
+                  f"strategy's lines would span under 1/{FLATTENED:g} of a shared y-axis.",
+                  ""]
         lines += [f"![{path.stem}](figures/{path.name})" for path in figures]
     lines.append("")
     return "\n".join(lines)
@@ -304,8 +365,10 @@ def report_markdown(results: StudyResults, study: Study, figures: list[Path]) ->
 
 def write_outputs(results: StudyResults, study: Study, folder: OutputFolder) -> list[Path]:
     """Every file `acsim run` writes besides the blocks and the manifest, in its output
-    folder (open): the tables (CSV and Parquet), the figures and report.md; every path comes
-    from `folder`, which refuses a file acsim did not write."""
+    folder (open): the tables (CSV and Parquet), the figures (the per-strategy ones noting
+    that their intervals are not paired; the paired ones with a row of panels per strategy
+    when one would be `flattened`) and report.md; every path comes from `folder`, which
+    refuses a file acsim did not write."""
     written = []
     for name, frame in (("summary", results.summary), ("paired", results.paired)):
         if frame.empty:
@@ -342,8 +405,12 @@ def write_outputs(results: StudyResults, study: Study, folder: OutputFolder) -> 
             lines = frame.assign(line=frame["strategy"] + frame[rest].astype(str).apply(
                 lambda row: "".join(f" {k.split('.')[-1]}={v}" for k, v in row.items()),
                 axis=1) if rest else frame["strategy"])
+            paired = frame is results.paired
+            own_rows = paired and flattened(frame, "strategy", interval, panel)
             figure = errorbar_panels(lines, x, value, label, panel=panel, group="line",
-                                     title=title, interval=interval, colours=colours)
+                                     title=title, interval=interval, colours=colours,
+                                     rows="strategy" if own_rows else None,
+                                     note=None if paired else UNPAIRED_NOTE)
             figures.append(save_figure(figure, folder.path(f"figures/{stem}_vs_{name}.png")))
     report = folder.path("report.md")
     report.write_text(report_markdown(results, study, figures))

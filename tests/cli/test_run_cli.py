@@ -7,6 +7,11 @@
   row's mean difference against the baseline; every order completes (final holdings 0).
 - The CLI's tables equal `run_study` on DEFAULT_STUDY with 5000 episodes (DataFrame.equals).
 - Rerunning is a no-op (block files and manifest untouched) with the same tables.
+- What the screen and report.md say, against the tables: the cheapest strategy, the counts of
+  paired intervals below, above and around 0 and of points identical to the baseline on every
+  episode; the definitions (units, bps, VaR95, CVaR95, the delta-method utility interval, no
+  multiple-comparison adjustment). On hand-written tables: the identical rule (mean 0 AND
+  std 0) and the choice of own panels per strategy in the paired figures (by the ranges).
 - `load_study` on a TOML study file: strategies, baseline, sweep, base configuration;
   defaults when [study] is missing.
 - Bad study files are rejected with a ParameterError naming the problem (and by the CLI
@@ -29,12 +34,17 @@ import pytest
 from acsim.agents.policies import strategy
 from acsim.experiments.cli import main
 from acsim.simulator import study as study_module
+from acsim.simulator import study_files
+from acsim.simulator.output_folder import OutputFolder
+from acsim.simulator.plots import errorbar_panels
 from acsim.simulator.study import load_episodes, run_study
 from acsim.simulator.study_files import (
     DEFAULT_STUDY,
     describe_study,
+    interpretation,
     load_study,
     parse_strategy,
+    write_outputs,
 )
 from acsim.strategies.errors import ParameterError
 
@@ -177,12 +187,34 @@ def test_screen_and_report_say_what_was_run_and_what_it_means(default_run):
         for name, rows in paired.groupby("strategy"):
             line = next(line for line in lines if line.lstrip("- ").startswith(
                 f"{name} − ac-adaptive:"))
+            # identical: the same shortfall as the baseline on every episode (extended/model
+            # at coupling 0), counted apart from "not significantly different"
+            same = ((rows["mean_difference"] == 0) & (rows["std_difference"] == 0)).sum()
+            assert same == (1 if name == "extended/model" else 0)
             for measure, low, high in (("IS", "ci95_low", "ci95_high"),
                                        ("utility", "utility_difference_ci95_low",
                                         "utility_difference_ci95_high")):
                 lower, higher = (rows[high] < 0).sum(), (rows[low] > 0).sum()
                 assert (f"{measure} lower at {lower}, higher at {higher}, not significantly "
-                        f"different at {4 - lower - higher} of 4") in line, line
+                        f"different at {4 - lower - higher - same}"
+                        + (f", identical on every episode at {same}" if same else "")
+                        + " of 4 sweep points") in line, line
+        for phrase in ("not adjusted for multiple comparisons", "about 5% of the points",
+                       "basis points of the arrival notional (shares × arrival price)",
+                       "VaR95: the 95% quantile of IS; CVaR95: the mean of IS at or above VaR95",
+                       "delta-method standard errors",
+                       "ψ(x) = (x − μ) + λ((x − μ)² − σ²)",
+                       "difference of the two strategies' influence functions"):
+            assert phrase in " ".join(text.split()), phrase
+    # every summary column says its unit: bps under the mean in bps, currency elsewhere
+    header = next(i for i, line in enumerate(stdout.splitlines())
+                  if line.split()[:2] == ["strategy", "coupling"])
+    assert stdout.splitlines()[header + 1].split() == [
+        "currency", "currency", "bps", *["currency"] * 5]
+    assert "| mean IS (currency) | ± 95% (currency) | mean IS (bps) | std (currency) |" in report
+    assert "(currency;" not in stdout and "(currency;" not in report
+    assert ("Mean IS and utility per strategy: intervals are per strategy; for differences use "
+            "the paired figure (common random numbers)") in report
     assert "![paired_vs_coupling](figures/paired_vs_coupling.png)" in report
 
 
@@ -216,6 +248,72 @@ def test_rerun_is_a_no_op_with_the_same_output(default_run, capsys):
         ["summary.csv", "summary.parquet", "paired.csv", "paired.parquet", "report.md",
          "shortfall_vs_coupling.png", "utility_vs_coupling.png", "paired_vs_coupling.png",
          "paired_utility_vs_coupling.png"])
+
+
+def synthetic_results(tmp_path, twap, model, sweep=(0.0, 0.01)):
+    """Hand-written tables of the default study's strategies: paired rows (mean, std, low,
+    high of IS and utility differences) of twap and extended/model per coupling."""
+    study = dataclasses.replace(DEFAULT_STUDY, sweep={"extended.coupling": sweep})
+    summary = pd.DataFrame([{"strategy": name, "extended.coupling": c, "mean_is": 100.0 + i,
+                             "ci95_low": 99.0 + i, "ci95_high": 101.0 + i, "mean_is_bps": 10.0,
+                             "std_is": 5.0, "var95": 110.0, "cvar95": 112.0,
+                             "utility": 120.0 + i, "utility_ci95_low": 119.0 + i,
+                             "utility_ci95_high": 121.0 + i}
+                            for c in sweep for i, name in enumerate(
+                                ["twap", "ac-adaptive", "extended/model"])])
+    paired = pd.DataFrame([{"strategy": name, "extended.coupling": c, "mean_difference": mean,
+                            "std_difference": std, "ci95_low": low, "ci95_high": high,
+                            "utility_difference": mean, "utility_difference_ci95_low": low,
+                            "utility_difference_ci95_high": high}
+                           for c, rows in zip(sweep, zip(twap, model))
+                           for name, (mean, std, low, high) in zip(
+                               ["twap", "extended/model"], rows)])
+    return study_module.StudyResults(summary, paired, tmp_path), study
+
+
+def test_identical_on_every_episode_is_not_called_insignificant(tmp_path):
+    """A difference exactly 0 with std 0 is "identical on every episode"; a constant
+    non-zero difference (std 0, interval [c, c]) is significant; [0, 0] alone is not enough
+    to be identical when the std is not 0 (cannot happen in a table, but the rule uses both)."""
+    results, study = synthetic_results(tmp_path, twap=[(-1.0, 0.0, -1.0, -1.0)],
+                                       model=[(0.0, 0.0, 0.0, 0.0)], sweep=(0.0,))
+    lines = interpretation(results, study)
+    assert "extended/model − ac-adaptive: IS identical on every episode; utility identical on " \
+           "every episode (paired 95% intervals)." in lines
+    assert "twap − ac-adaptive: IS significantly lower; utility significantly lower " \
+           "(paired 95% intervals)." in lines
+    assert not any("multiple comparisons" in line for line in lines)  # one point only
+    results, study = synthetic_results(tmp_path, twap=[(-1.0, 3.0, -2.0, 0.5)] * 2,
+                                       model=[(0.0, 0.0, 0.0, 0.0), (0.0, 2.0, 0.0, 0.0)])
+    lines = interpretation(results, study)
+    assert ("extended/model − ac-adaptive: IS lower at 0, higher at 0, not significantly "
+            "different at 1, identical on every episode at 1 of 2 sweep points;") in " ".join(
+                lines)
+    assert ("twap − ac-adaptive: IS lower at 0, higher at 0, not significantly different at 2 "
+            "of 2 sweep points;") in " ".join(lines)
+    assert sum("not adjusted for multiple comparisons" in line for line in lines) == 1
+
+
+@pytest.mark.parametrize("model,split", [
+    ([(-0.1, 1.0, -0.2, 0.0), (-0.4, 1.0, -0.5, -0.3)], True),  # 0.5 against twap's 55
+    ([(-5.0, 1.0, -6.0, -4.0), (-10.0, 1.0, -11.0, -9.0)], False)])  # 7 against 55
+def test_paired_figures_give_each_strategy_its_own_panel_when_one_is_flattened(
+        tmp_path, monkeypatch, model, split):
+    results, study = synthetic_results(tmp_path, twap=[(-19.0, 50.0, -20.0, -18.0),
+                                                       (34.0, 50.0, 33.0, 35.0)], model=model)
+    drawn = []
+
+    def recording(frame, x, value, *args, **options):
+        drawn.append((value, options.get("rows"), options.get("note")))
+        return errorbar_panels(frame, x, value, *args, **options)
+    monkeypatch.setattr(study_files, "errorbar_panels", recording)
+    with OutputFolder(tmp_path / "out") as folder:
+        write_outputs(results, study, folder)
+    note = "intervals are per strategy; for differences use the paired figure " \
+           "(common random numbers)"
+    assert drawn == [("mean_is", None, note), ("utility", None, note),
+                     ("mean_difference", "strategy" if split else None, None),
+                     ("utility_difference", "strategy" if split else None, None)]
 
 
 # --- study files -----------------------------------------------------------------------

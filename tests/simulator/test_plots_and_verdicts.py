@@ -77,6 +77,63 @@ def test_one_colour_per_strategy_and_axes_that_show_the_effect():
     plots.plt.close(figure)
 
 
+def ranges(spans: dict[str, tuple[float, float]], panel: float = 0.0) -> pd.DataFrame:
+    """Two points per strategy whose intervals reach exactly from low to high."""
+    rows = [{"strategy": name, "extended.coupling": x, "extended.self_alpha": panel,
+             "value": (low + high) / 2, "ci95_low": low if x == 0.0 else (low + high) / 2,
+             "ci95_high": high if x == 0.0 else (low + high) / 2}
+            for name, (low, high) in spans.items() for x in (0.0, 0.01)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("spans,split", [
+    ({"twap": (-20.0, 35.0), "extended/model": (-0.5, 0.0)}, True),  # 55 > 10 × 0.5
+    ({"twap": (-20.0, 0.0), "extended/model": (-0.5, 1.6)}, True),  # 21.6 > 10 × 2.1
+    ({"twap": (-20.0, 0.0), "extended/model": (-0.5, 2.0)}, False),  # 22 < 10 × 2.5
+    ({"twap": (-20.0, 35.0)}, False),  # one strategy: its own axis already
+    ({"twap": (-20.0, 35.0), "extended/model": (0.0, 0.0)}, False),  # constant 0 reads well
+    ({"twap": (-8.0, 2.0), "mine": (-0.5, 0.5)}, False),  # 10 = 10 × 1: not more
+    ({"twap": (100.0, 101.0), "mine": (100.25, 100.375)}, False),  # 1 < 10 × 0.125
+])
+def test_own_panels_are_chosen_by_the_ranges(spans, split):
+    assert plots.flattened(ranges(spans), "strategy", ("ci95_low", "ci95_high")) is split
+
+
+def test_own_panels_are_judged_per_panel():
+    """A second sweep key's panels have their own y-axes: a strategy small in one panel and
+    large in another is flattened only where it is small."""
+    frame = pd.concat([ranges({"twap": (-20.0, 0.0), "ac": (-1.0, 1.0)}, panel=0.0),
+                       ranges({"twap": (-0.5, 0.5), "ac": (-50.0, 0.0)}, panel=1e-4)])
+    interval = ("ci95_low", "ci95_high")
+    assert not plots.flattened(frame, "strategy", interval)  # spans 20.5 and 51 of 51
+    assert plots.flattened(frame, "strategy", interval, panel="extended.self_alpha")
+
+
+def test_own_panels_one_row_per_strategy_in_its_colour():
+    frame = pd.concat([ranges({"twap": (-20.0, 35.0), "extended/model": (-0.5, 0.0)}),
+                       ranges({"twap": (-19.0, 30.0), "extended/model": (-0.4, 0.0)},
+                              panel=1e-4)])
+    colours = plots.strategy_colours(["twap", "extended/model"])
+    figure = plots.errorbar_panels(frame, "extended.coupling", "value", "IS − IS(b)",
+                                   panel="extended.self_alpha", rows="strategy",
+                                   colours=colours, title="Paired", note="a note")
+    assert len(figure.axes) == 4
+    for axes, name in zip(figure.axes, ["twap", "twap", "extended/model", "extended/model"]):
+        drawn = {container.get_label(): matplotlib.colors.to_hex(container.lines[0].get_color())
+                 for container in axes.containers}
+        assert drawn == {name: matplotlib.colors.to_hex(colours[name])}
+        assert axes.get_title().splitlines()[0] == name
+        assert axes.get_title().splitlines()[1].startswith("self-alpha = ")
+    small = figure.axes[2].get_ylim()
+    assert -1.0 < small[0] and small[1] < 0.5  # fitted to -0.5..0, not to twap's -20..35
+    assert figure.axes[0].get_ylim()[1] > 30.0
+    assert figure.get_supylabel() == "IS − IS(b)" and figure.axes[0].get_ylabel() == ""
+    assert [axes.get_xlabel() != "" for axes in figure.axes] == [False, False, True, True]
+    assert figure._suptitle.get_text() == "Paired\n(a note)"
+    assert len(figure.legends) == 1
+    plots.plt.close(figure)
+
+
 def test_mean_interval_is_the_student_t_interval():
     values = np.array([1.0, -2.0, 0.5, 3.0, 1.5])
     stats = mean_interval(values)
