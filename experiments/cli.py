@@ -190,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AcsimError as error:
         print(f"acsim {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`acsim run | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; a study keeps finished blocks
         print(f"acsim {args.command}: interrupted (a study keeps its finished blocks: run it "
               "again with the same --out to resume)", file=sys.stderr)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -312,3 +314,12 @@ def test_a_long_run_says_so_before_it_starts(capsys, tmp_path, monkeypatch):
     first = capsys.readouterr().err.strip().splitlines()[0]
     assert first.startswith("acsim: this run is estimated at about ")
     assert "10 episodes × 12 cases" in first
+
+
+def test_a_reader_that_goes_away_is_no_error():
+    """`acsim schedule | head -1`: the pipe closes before acsim writes; no traceback, exit 0."""
+    command = [sys.executable, "-m", "acsim.experiments.cli", "schedule"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader has gone before anything is written
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0 and errors == "", errors
