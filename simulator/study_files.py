@@ -272,8 +272,16 @@ def _significance(low: pd.Series, high: pd.Series, identical: pd.Series) -> str:
             + f" of {len(low)} sweep points")
 
 
-def tied(names: pd.Series) -> str:
-    """'twap', or 'ac-adaptive = extended/model (tied)' when several share the minimum."""
+TIE_TOLERANCE = 1e-9  # relative: strategies this close differ by rounding, not by choice
+
+
+def cheapest(group: pd.DataFrame, column: str) -> str:
+    """The strategy with the smallest `column`: 'twap', or 'ac-adaptive = ac-static (tied)' when
+    several are within TIE_TOLERANCE (relative) of the minimum (the same schedule computed two
+    ways differs in the last digits)."""
+    lowest = group[column].min()
+    close = group[column] <= lowest + TIE_TOLERANCE * max(abs(lowest), 1.0)
+    names = group.loc[close, "strategy"]
     return names.iloc[0] if len(names) == 1 else " = ".join(names) + " (tied)"
 
 
@@ -286,12 +294,11 @@ def interpretation(results: StudyResults, study: Study) -> list[str]:
     groups = [group for _, group in summary.groupby(keys, sort=False)] if keys else [summary]
     lines = []
     for measure, column in (("mean IS", "mean_is"), ("utility E + λV", "utility")):
-        cheapest = [tied(group.loc[group[column] == group[column].min(), "strategy"])
-                    for group in groups]
+        winners = [cheapest(group, column) for group in groups]
         if len(groups) == 1:
-            text = f"{cheapest[0]} ({groups[0][column].min():,.3f})"
+            text = f"{winners[0]} ({groups[0][column].min():,.3f})"
         else:
-            counts = pd.Series(cheapest).value_counts()
+            counts = pd.Series(winners).value_counts()
             text = ", ".join(f"{name} at {count} of {len(groups)} sweep points"
                              for name, count in counts.items())
         lines.append(f"Cheapest on {measure}: {text}.")

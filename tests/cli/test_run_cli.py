@@ -294,6 +294,21 @@ def test_identical_on_every_episode_is_not_called_insignificant(tmp_path):
     assert sum("not adjusted for multiple comparisons" in line for line in lines) == 1
 
 
+def test_strategies_equal_to_rounding_are_tied_for_cheapest(tmp_path):
+    """ac-adaptive and extended/model trade the same schedule when nothing is coupled; their
+    utilities then differ in the 13th digit only: a tie, not a winner."""
+    results, study = synthetic_results(tmp_path, twap=[(1.0, 1.0, 0.5, 1.5)],
+                                       model=[(0.0, 0.0, 0.0, 0.0)], sweep=(0.0,))
+    summary = results.summary.copy()
+    summary["utility"] = [172311.9, 172311.74071530, 172311.74071526]
+    lines = interpretation(study_module.StudyResults(summary, results.paired, tmp_path), study)
+    assert "Cheapest on utility E + λV: ac-adaptive = extended/model (tied) (172,311.741)." \
+        in lines
+    summary["utility"] = [172311.9, 172311.7407, 172311.7307]  # 6e-8 relative: a real gap
+    lines = interpretation(study_module.StudyResults(summary, results.paired, tmp_path), study)
+    assert "Cheapest on utility E + λV: extended/model (172,311.731)." in lines
+
+
 @pytest.mark.parametrize("model,split", [
     ([(-0.1, 1.0, -0.2, 0.0), (-0.4, 1.0, -0.5, -0.3)], True),  # 0.5 against twap's 55
     ([(-5.0, 1.0, -6.0, -4.0), (-10.0, 1.0, -11.0, -9.0)], False)])  # 7 against 55
