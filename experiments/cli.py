@@ -138,7 +138,7 @@ def experiment_handler(module):
 
 
 # nan, inf, -inf, Infinity as numbers are printed, not inside a word or a path ("results/nan/")
-NON_FINITE = re.compile(r"(?<![\w.\\/-])[-+]?(?:nan|inf(?:inity)?)(?![\w\\/]|\.\w)",
+NON_FINITE = re.compile(r"(?<![\w.\\/-])[-+]?(?:nan|inf(?:inity)?)(?![\w\\/-]|\.\w)",
                         re.IGNORECASE)
 
 

@@ -229,10 +229,12 @@ def test_the_last_guard_refuses_a_non_finite_number_in_the_output():
     stream = io.StringIO()
     guard = FiniteOutput(stream)
     guard.write("wrote 3 files to results/nan/; inflation 2.0\n")  # words and paths pass
+    guard.write("strategy pkg.policies:NaN-safe, label inf-free\n")  # hyphenated words pass
     for text in ("utility nan\n", "E = -inf", "[1.0, Infinity]", "std  NaN currency"):
         with pytest.raises(NonFiniteResultError):
             guard.write(text)
-    assert stream.getvalue() == "wrote 3 files to results/nan/; inflation 2.0\n"
+    assert stream.getvalue() == ("wrote 3 files to results/nan/; inflation 2.0\n"
+                                 "strategy pkg.policies:NaN-safe, label inf-free\n")
     with pytest.raises(NonFiniteResultError, match=r"output\.utility"):
         json_text({"utility": float("nan")})
 
