@@ -49,7 +49,7 @@ from tqdm import tqdm
 
 from acsim.agents.policies import POLICIES, StrategyParameters, policy_label
 from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig, describe_object
-from acsim.simulator.output_folder import OutputFolder
+from acsim.simulator.output_folder import LEDGER, OutputFolder
 from acsim.simulator.randomness import BLOCK_SIZE, momentum_shocks, noise_shocks, regime_paths
 from acsim.simulator.statistics import Blocks, summarise_blocks
 from acsim.simulator.vectorised import ensemble_paths, execute
@@ -566,11 +566,21 @@ def summarise_study(study: Study, out: str | Path, progress: bool = False) -> St
 
 
 def load_episodes(out: str | Path) -> pd.DataFrame:
-    """All per-episode results of a study directory in long form (one row per episode and case)."""
+    """All per-episode results of a finished study directory in long form (one row per episode
+    and case). Every block is checked as a resume checks it (the ledger's row count and sha256);
+    a study with a block missing or not matching its record is refused (ParameterError)."""
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
+    ledger = json.loads((out / LEDGER).read_text())["files"] if (out / LEDGER).is_file() else {}
+    episodes, size = manifest["base"]["simulation"]["episodes"], manifest["block_size"]
     frames = []
-    for path in sorted((out / "blocks").glob("block-*.parquet")):
+    for block in range(-(-episodes // size)):
+        path, facts = out / block_name(block), ledger.get(block_name(block), {})
+        if not (facts.get("rows") == min(size, episodes - block * size) and path.is_file()
+                and file_digest(path) == facts.get("sha256")):
+            raise ParameterError(f"{str(out)!r}: block {block} of the study is missing or does "
+                                 "not match its record; run the study again on this folder to "
+                                 "compute it")
         table = pq.read_table(path).to_pandas()
         for index, case in enumerate(manifest["cases"]):
             frames.append(pd.DataFrame({

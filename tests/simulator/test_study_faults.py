@@ -39,8 +39,10 @@ from acsim.simulator.study import (
     Study,
     block_path,
     connect_scheduler,
+    load_episodes,
     run_study,
 )
+from acsim.strategies.errors import ParameterError
 
 ACSIM = str(Path(sys.executable).with_name("acsim"))
 BLOCKS = 16
@@ -182,6 +184,19 @@ def test_a_block_the_ledger_does_not_vouch_for_is_recomputed(tmp_path):
     assert resumed.summary.equals(run_study(study, tmp_path / "clean", backend="inline",
                                             progress=False).summary)
     assert (tmp_path / LEDGER).read_text() == ledger
+
+
+def test_loading_episodes_checks_every_block_as_a_resume_does(tmp_path):
+    """load_episodes refuses a swapped block (the same rows under another block's name)
+    instead of returning another block's episodes."""
+    study = small_study()
+    run_study(study, tmp_path, backend="inline", progress=False)
+    episodes = load_episodes(tmp_path)
+    assert sorted(episodes["episode"].unique()) == list(range(study.base.episodes))
+    shutil.copyfile(block_path(tmp_path, 1), block_path(tmp_path, 0))
+    with pytest.raises(ParameterError, match="block 0 of the study is missing or does not "
+                                             "match its record"):
+        load_episodes(tmp_path)
 
 
 def free_port() -> int:
