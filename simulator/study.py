@@ -310,7 +310,10 @@ def run_block(study: Study, block: int, count: int, out: str) -> BlockResult:
 
 
 def _prepare(study: Study, folder: OutputFolder) -> None:
-    """Write the manifest in a new folder, or check that the folder holds this study."""
+    """Write the manifest in a new folder, or check that the folder holds this study; remove
+    block files an interrupted write left half-written (the folder is locked: none is live)."""
+    for stale in (folder.root / "blocks").glob("*.partial-*"):
+        stale.unlink(missing_ok=True)
     manifest = folder.root / "manifest.json"
     description = json.loads(json.dumps(study.to_dict()))
     if folder.facts("manifest.json") is not None and manifest.exists():
@@ -427,8 +430,16 @@ def _dispatch(study: Study, out: Path, todo: list[tuple[int, int]], backend: str
             shared = client.scatter(study, broadcast=True)
             futures = [client.submit(run_block, shared, block, count, str(out), pure=False)
                        for block, count in todo]
-            for future in dask_completed(futures):
-                finished(future.result())
+            recorded = set()
+            try:
+                for future in dask_completed(futures):
+                    finished(future.result())
+                    recorded.add(future.key)
+            except BaseException:  # interrupted, or a block failed: keep those that finished
+                for future in futures:
+                    if future.key not in recorded and future.status == "finished":
+                        finished(future.result())
+                raise
         return
     if backend == "inline" or workers == 1 or len(todo) == 1:
         for block, count in todo:

@@ -199,6 +199,15 @@ def test_loading_episodes_checks_every_block_as_a_resume_does(tmp_path):
         load_episodes(tmp_path)
 
 
+def test_half_written_block_files_are_removed_on_resume(tmp_path):
+    study = small_study()
+    first = run_study(study, tmp_path, backend="inline", progress=False)
+    stale = tmp_path / "blocks" / "block-000001.partial-12345"
+    stale.write_bytes(b"cut short")
+    again = run_study(study, tmp_path, backend="inline", progress=False)
+    assert not stale.exists() and again.summary.equals(first.summary)
+
+
 def free_port() -> int:
     """A local port nothing listens on (bound, then released)."""
     with socket.socket() as probe:
