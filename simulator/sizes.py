@@ -20,7 +20,12 @@ memory (bytes), per process, times the processes (each worker holds its own copy
                    (`extended.LinearGains`); the transient planner three such lists and three
                    dense N × N matrices (`transient.TransientPlanner`); one plan 16 B × N;
   cases            2.3 kB per case configuration (tracemalloc of `Study.cases`);
-  Mesa agents      420 B per agent (tracemalloc of `ExecutionMarket`, marginal per agent).
+  Mesa agents      420 B per agent (tracemalloc of `ExecutionMarket`, marginal per agent);
+  summary          a phase of its own, in the main process once the blocks are done (the peak
+                   is the larger phase): the stored values (16 B per case and episode, kept up
+                   to statistics.SUMMARY_MEMORY = 256 MB), the histograms (16 B per bin and
+                   case, at most HISTOGRAM_MEMORY = 64 MB), the chosen bins' values (8 B each,
+                   at most KEEP_LIMIT) and the cases.
 
 wall time (seconds), divided by the processes that share the blocks:
   engine           60 ns per case, episode and market step (docs/benchmarks.md: 1.2 µs per
@@ -54,6 +59,12 @@ from pathlib import Path
 from acsim.agents.policies import StrategyParameters
 from acsim.simulator.config import SimulationConfig
 from acsim.simulator.randomness import BLOCK_SIZE
+from acsim.simulator.statistics import (
+    HISTOGRAM_BINS,
+    HISTOGRAM_MEMORY,
+    KEEP_LIMIT,
+    SUMMARY_MEMORY,
+)
 from acsim.strategies.errors import ParameterError
 
 FLAG = "--allow-large"
@@ -154,10 +165,18 @@ class Estimate:
 
     memory: dict[str, float] = field(default_factory=dict)
     time: dict[str, float] = field(default_factory=dict)
+    summary_memory: float = 0.0  # the summary's phase, after the blocks (main process)
 
     @property
     def bytes(self) -> float:
-        return sum(self.memory.values())
+        return max(sum(self.memory.values()), self.summary_memory)
+
+    @property
+    def memory_driver(self) -> str:
+        """The term that drives the peak: the summary, or the largest simulation term."""
+        if self.summary_memory > sum(self.memory.values()):
+            return "the summary"
+        return max(self.memory, key=self.memory.get)
 
     @property
     def seconds(self) -> float:
@@ -184,6 +203,11 @@ def estimate(work: Workload) -> Estimate:
     }
     processes = work.processes
     memory = {name: value * processes for name, value in per_process.items() if value}
+    values = float(work.cases) * work.episodes  # (shortfall, final holdings) per case, episode
+    summary = 0.0 if work.mesa else (  # stored values, histograms, the chosen bins, the cases
+        min(2 * FLOAT * values, SUMMARY_MEMORY)
+        + min(HISTOGRAM_MEMORY, 2 * FLOAT * HISTOGRAM_BINS * float(work.cases))
+        + FLOAT * min(KEEP_LIMIT, values) + CASE_BYTES * float(work.cases))
     episodes = float(work.episodes)
     setup = work.points * sum(PLANNERS[kind].setup(order) for kind in work.planners)
     replanning = work.points * sum(PLANNERS[kind].replanning(order) for kind in work.planners)
@@ -197,7 +221,7 @@ def estimate(work: Workload) -> Estimate:
                   "planners": setup * processes + episodes * replanning,
                   "cases": CASE_SECONDS * float(work.cases) * (blocks + 2)}
     time = {name: value / processes for name, value in serial.items() if value}
-    return Estimate(memory, time)
+    return Estimate(memory, time, summary)
 
 
 class SizeError(ParameterError):
@@ -256,7 +280,7 @@ def check(work: Workload, allow_large: bool = False, memory_limit: float | None 
     problems = []
     if result.bytes > memory_limit:
         problems.append(f"about {_bytes_text(result.bytes)} of memory (mostly "
-                        f"{_driver(result.memory)}) where {_bytes_text(memory_limit)} is "
+                        f"{result.memory_driver}) where {_bytes_text(memory_limit)} is "
                         "available")
     if result.seconds > time_limit:
         problems.append(f"about {_seconds_text(result.seconds)} (mostly "

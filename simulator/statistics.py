@@ -45,6 +45,7 @@ from acsim.strategies.errors import ParameterError
 HISTOGRAM_BINS = 1 << 16  # most bins of one histogram
 HISTOGRAM_MEMORY = 1 << 26  # bytes of histograms (a count and a sum per bin) in one pass
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
+SUMMARY_MEMORY = 1 << 28  # bytes: a study's stored values up to this are read once and kept
 KEEP_LIMIT = 1 << 20  # values held in memory at most (all rows together) in pass 3
 CHOSEN_ENTRIES = 1 << 22  # (chosen bins × episodes of a block) compared at once in pass 3
 QUANTILES = (0.05, 0.5, 0.95)

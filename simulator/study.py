@@ -51,7 +51,7 @@ from acsim.agents.policies import POLICIES, StrategyParameters, policy_label
 from acsim.simulator.config import BELIEF_FIELDS, SECTIONS, SimulationConfig, describe_object
 from acsim.simulator.output_folder import LEDGER, OutputFolder
 from acsim.simulator.randomness import BLOCK_SIZE, momentum_shocks, noise_shocks, regime_paths
-from acsim.simulator.statistics import Blocks, summarise_blocks
+from acsim.simulator.statistics import SUMMARY_MEMORY, Blocks, summarise_blocks
 from acsim.simulator.vectorised import ensemble_paths, execute
 from acsim.strategies.errors import ParameterError
 
@@ -524,9 +524,6 @@ class StudyResults:
     summary: pd.DataFrame
     paired: pd.DataFrame
     out: Path
-
-
-SUMMARY_MEMORY = 1 << 28  # bytes: a study's stored values up to this are read once and kept
 
 
 def _study_blocks(out: Path, study: Study, cases: int, progress: bool) -> Blocks:

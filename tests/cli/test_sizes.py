@@ -100,6 +100,20 @@ def test_memory_limit_names_what_drives_it(monkeypatch):
     assert sizes.check(work, allow_large=True).bytes > 1e6
 
 
+def test_a_wide_sweep_is_bounded_by_its_summary_phase():
+    """Many cases and episodes: the summary after the blocks (stored values up to
+    SUMMARY_MEMORY, histograms, chosen bins) is the larger phase; the peak is that phase, not
+    the sum of both, and a refusal says so."""
+    from acsim.simulator.statistics import SUMMARY_MEMORY
+
+    work = sizes.study_workload(SimulationConfig(episodes=100_000), points=2000)
+    result = sizes.estimate(work)
+    assert result.summary_memory > sum(result.memory.values())
+    assert result.bytes == result.summary_memory > SUMMARY_MEMORY
+    with pytest.raises(sizes.SizeError, match=r"\(mostly the summary\)"):
+        sizes.check(work, memory_limit=SUMMARY_MEMORY, time_limit=1e9)
+
+
 def test_default_run_and_small_runs_pass():
     work = sizes.study_workload(DEFAULT_STUDY.base, DEFAULT_STUDY.strategies, 4, workers=2)
     result = sizes.check(work, memory_limit=1e9, time_limit=600.0)
