@@ -64,6 +64,7 @@ def test_many_rows_equal_numpy_and_the_one_row_summary(blocks):
         tail = x[x >= np.quantile(x, 0.95)]
         assert summary["cvar95"] == pytest.approx(tail.mean(), rel=1e-12)
         assert (moments.low[row], moments.high[row]) == (x.min(), x.max())
+        # one row alone (summarise_chunks is summarise_blocks on one row): rows do not interact
         alone = statistics.summarise_chunks(
             lambda x=x: np.array_split(x, blocks), notional[row], aversion[row])
         for key in ("mean_is", "std_is", "q05", "q50", "q95", "var95", "utility"):
@@ -99,7 +100,9 @@ def test_paired_rows_equal_numpy_on_the_differences():
         assert row["episodes"] == 5_000
         assert row["mean_difference"] == pytest.approx(difference.mean(), rel=1e-12)
         assert row["std_difference"] == pytest.approx(difference.std(ddof=1), rel=1e-12)
-        assert row["utility_difference"] == summaries[a]["utility"] - summaries[b]["utility"]
+        utilities = [values[i].mean() + aversion[i] * values[i].var(ddof=1) for i in (a, b)]
+        assert row["utility_difference"] == pytest.approx(utilities[0] - utilities[1],
+                                                          rel=1e-10, abs=1e-10)
 
 
 def test_utility_stderr_equals_its_gaussian_closed_form():
