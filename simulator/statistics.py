@@ -47,7 +47,6 @@ HISTOGRAM_MEMORY = 1 << 26  # bytes of histograms (a count and a sum per bin) in
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 SUMMARY_MEMORY = 1 << 28  # bytes: a study's stored values up to this are read once and kept
 KEEP_LIMIT = 1 << 20  # values held in memory at most (all rows together) in pass 3
-CHOSEN_ENTRIES = 1 << 22  # (chosen bins × episodes of a block) compared at once in pass 3
 QUANTILES = (0.05, 0.5, 0.95)
 
 Blocks = Callable[[], Iterable[np.ndarray]]  # a fresh pass over the blocks at every call
@@ -192,24 +191,24 @@ class _Search:
         which = np.array([i for i, _ in chosen])
         target_bins = np.array([target for _, target in chosen])
         keep = counts[which, target_bins] <= self.limit
+        # lookup[window, bin]: the chosen bin's number, or -1: one binning of every window's
+        # values per block finds the values of all its chosen bins at once
+        lookup = np.full((len(windows), bins), -1, dtype=np.int32)
+        lookup[which, target_bins] = np.arange(len(chosen), dtype=np.int32)
+        window_of = np.arange(len(windows))[:, None]
         items, found = [], []  # (chosen bin, value) of the bins kept
         smallest, largest = np.full(len(chosen), np.inf), np.full(len(chosen), -np.inf)
         for values in _passes(self.blocks, "values", self.progress, self.total):
-            step = max(1, CHOSEN_ENTRIES // values.shape[1])  # chosen bins looked at together
-            for first in range(0, len(chosen), step):
-                part = slice(first, first + step)
-                selected = values[rows[which[part]]]
-                bounds = low[which[part]], high[which[part]]
-                mask = ((selected >= bounds[0]) & (selected <= bounds[1])
-                        & (_bins(selected, *bounds, bins) == target_bins[part, None]))
-                item, episode = np.nonzero(mask)
-                value = selected[item, episode]
-                item += first
-                kept = keep[item]
-                items.append(item[kept])
-                found.append(value[kept])
-                np.minimum.at(smallest, item[~kept], value[~kept])
-                np.maximum.at(largest, item[~kept], value[~kept])
+            selected = values[rows]
+            inside = (selected >= low) & (selected <= high)
+            code = np.where(inside, lookup[window_of, _bins(selected, low, high, bins)], -1)
+            window, episode = np.nonzero(code >= 0)
+            item, value = code[window, episode], selected[window, episode]
+            kept = keep[item]
+            items.append(item[kept])
+            found.append(value[kept])
+            np.minimum.at(smallest, item[~kept], value[~kept])
+            np.maximum.at(largest, item[~kept], value[~kept])
         items, found = np.concatenate(items), np.concatenate(found)
         order = np.lexsort((found, items))  # by chosen bin, then by value
         items, found = items[order], found[order]

@@ -76,10 +76,8 @@ def test_many_rows_equal_numpy_and_the_one_row_summary(blocks):
 
 
 def test_narrowed_bins_stay_exact_with_the_tail_pass(monkeypatch):
-    """KEEP_LIMIT 1 forces every bin to be narrowed (more passes) and the CVaR tail pass;
-    CHOSEN_ENTRIES 1 makes pass 3 look at one chosen bin at a time."""
+    """KEEP_LIMIT 1 forces every bin to be narrowed (more passes) and the CVaR tail pass."""
     monkeypatch.setattr(statistics, "KEEP_LIMIT", 1)
-    monkeypatch.setattr(statistics, "CHOSEN_ENTRIES", 1)
     values = sample(5, 3_000, 2)
     values[0, 0] = 1e7  # one outlier: every other value in one bin of the first histogram
     summaries, _, _ = summarise_blocks(split(values, 4)[0], [1.0] * 5, [0.0] * 5)
