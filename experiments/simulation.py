@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 import tempfile
 
 import numpy as np
@@ -186,6 +187,9 @@ def command_run(args: argparse.Namespace) -> None:
     folder = OutputFolder("results" if args.out is None else args.out)
     try:  # run_study opens (checks, locks) the folder after the scheduler answers
         results = run_study_in(study, args, folder)
+        note = results.resume_note(len(study.blocks()))
+        if note:
+            print(f"acsim run: {note}", file=sys.stderr)
         finite_output({"summary": results.summary.to_dict(orient="list"),
                        "paired": results.paired.to_dict(orient="list")}, "the study's tables")
         written = write_outputs(results, study, folder)

@@ -500,6 +500,7 @@ def run_study(study: Study, out: str | Path | OutputFolder, backend: str = "proc
         _started_policies.clear()  # each study starts its built-in policies afresh
         finished = finished_blocks(study, folder)
         todo = [(block, count) for block, count in study.blocks() if block not in finished]
+        damaged = sum(block_path(folder.root, block).exists() for block, _ in todo)
         folder.paths([block_name(block) for block, _ in todo])
         show = sys.stderr.isatty() if progress is None else progress
         total = sum(count for _, count in todo)
@@ -514,16 +515,32 @@ def run_study(study: Study, out: str | Path | OutputFolder, backend: str = "proc
             if todo:
                 # workers, maybe on other machines, write into the folder (a shared disk)
                 _dispatch(study, folder.root, todo, backend, workers, client, record)
-        return summarise_study(study, folder.root, show)
+        return dataclasses.replace(summarise_study(study, folder.root, show),
+                                   reused_blocks=len(finished), damaged_blocks=damaged)
 
 
 @dataclass(frozen=True)
 class StudyResults:
-    """Per-case summaries and paired differences against the baseline strategy."""
+    """Per-case summaries and paired differences against the baseline strategy; on a resume,
+    how many blocks were found finished (and verified) and how many block files were found
+    damaged or unrecorded and computed again."""
 
     summary: pd.DataFrame
     paired: pd.DataFrame
     out: Path
+    reused_blocks: int = 0
+    damaged_blocks: int = 0
+
+    def resume_note(self, total: int) -> str | None:
+        """One line on what a resume reused and recomputed, or None for a fresh run."""
+        if not (self.reused_blocks or self.damaged_blocks):
+            return None
+        note = (f"resumed {str(self.out)!r}: {self.reused_blocks} of {total} blocks already "
+                "finished and verified")
+        if self.damaged_blocks:
+            note += (f"; {self.damaged_blocks} block file(s) damaged or unrecorded, computed "
+                     "again")
+        return note
 
 
 def _study_blocks(out: Path, study: Study, cases: int, progress: bool) -> Blocks:

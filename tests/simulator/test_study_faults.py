@@ -164,6 +164,11 @@ def test_resume_recomputes_swapped_truncated_and_missing_blocks(tmp_path):
     resumed = run_study(study, out, backend="inline", progress=False)
     assert resumed.summary.equals(clean.summary)
     assert resumed.paired.equals(clean.paired)
+    assert (resumed.reused_blocks, resumed.damaged_blocks) == (2, 2)  # 1, 4 kept; 0, 2 bad
+    assert resumed.resume_note(5) == (f"resumed {str(out)!r}: 2 of 5 blocks already finished "
+                                      "and verified; 2 block file(s) damaged or unrecorded, "
+                                      "computed again")
+    assert clean.resume_note(5) is None
     for block in range(5):
         assert block_path(out, block).read_bytes() == block_path(tmp_path / "clean",
                                                                  block).read_bytes(), block
