@@ -95,9 +95,10 @@ def describe_impact(impact: ImpactModel, problem: ExecutionProblem) -> str:
     return ", ".join(parts)
 
 
-def field_from_args(args: argparse.Namespace) -> float | np.ndarray | None:
-    """The --field forecast. The field enters only as coupling·f̂, so --coupling without
-    --field, or --field without --coupling, would be silently multiplied by 0: refused."""
+def field_from_args(args: argparse.Namespace, steps: int) -> float | np.ndarray | None:
+    """The --field forecast: one value or `steps` values. The field enters only as coupling·f̂,
+    so --coupling without --field, or --field without --coupling, would be silently multiplied
+    by 0: refused."""
     if args.field is None:
         if args.coupling is not None:
             raise ParameterError("--coupling needs --field (the field forecast f̂ it multiplies; "
@@ -107,6 +108,9 @@ def field_from_args(args: argparse.Namespace) -> float | np.ndarray | None:
     if args.coupling is None:
         raise ParameterError("--field needs --coupling (the field moves the price by "
                              "coupling·f̂; without it the field is ignored)")
+    if values.shape[0] not in (1, steps):
+        raise ParameterError(f"--field takes one value or N = {steps} values (one per step), "
+                             f"got {values.shape[0]}")
     return float(values[0]) if values.shape[0] == 1 else values
 
 
@@ -198,7 +202,7 @@ def command_schedule(args: argparse.Namespace) -> None:
     feedback_given = args.coupling is not None or args.self_alpha is not None
     if args.model != "extended" and (feedback_given or args.field is not None):
         raise ParameterError("--coupling, --self-alpha and --field need --model extended")
-    field_forecast = field_from_args(args)
+    field_forecast = field_from_args(args, problem.steps)
     if args.no_buyback and args.model == "twap":
         raise ParameterError("--no-buyback does not apply to --model twap (it never buys back)")
     if not isinstance(impact, LinearImpact) and args.model in ("ac", "extended"):
@@ -253,7 +257,7 @@ def command_cost(args: argparse.Namespace) -> None:
         holdings = validate_holdings(problem, parse_numbers("--holdings", args.holdings))
     else:
         holdings = validate_trades(problem, parse_numbers("--trades", args.trades))
-    field_forecast = field_from_args(args)
+    field_forecast = field_from_args(args, problem.steps)
     drift = planning_inputs(problem, extended, field_forecast).drift
     check_magnitudes(problem, float(np.max(np.abs(drift))), extended.self_alpha,
                      holdings=float(np.max(np.abs(holdings))),

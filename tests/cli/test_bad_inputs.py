@@ -325,3 +325,9 @@ def test_a_reader_that_goes_away_is_no_error():
     process.stdout.close()  # the reader has gone before anything is written
     errors = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0 and errors == "", errors
+
+
+def test_a_field_of_the_wrong_length_is_named_by_its_flag(capsys):
+    line = refused(capsys, ["schedule", "--model", "extended", "--coupling", "0.01", "--field",
+                            "1,2", "--steps", "3", "--horizon", "3"])
+    assert "--field takes one value or N = 3 values (one per step), got 2" in line
