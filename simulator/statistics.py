@@ -106,6 +106,18 @@ def _bins(values: np.ndarray, low: np.ndarray, high: np.ndarray, bins: int) -> n
     return np.clip((position * bins).astype(np.int64), 0, bins - 1)
 
 
+def _count(waiting: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
+           sums: np.ndarray) -> None:
+    """Add the waiting (bin, value) pairs to the flat histograms `counts` and `sums` and empty
+    the list (one bincount for several blocks: a bincount costs its bins, not only its values)."""
+    if waiting:
+        flat = np.concatenate([flat for flat, _ in waiting])
+        values = np.concatenate([values for _, values in waiting])
+        counts += np.bincount(flat, minlength=counts.shape[0])
+        sums += np.bincount(flat, weights=values, minlength=sums.shape[0])
+        waiting.clear()
+
+
 def _bin_count(count: int, windows: int) -> int:
     """Bins per histogram: enough for `count` values, at most HISTOGRAM_BINS, and all
     `windows` histograms within HISTOGRAM_MEMORY (a power of two, at least 16)."""
@@ -159,14 +171,17 @@ class _Search:
             offsets = bins * np.arange(len(windows))[:, None]
             counts = np.zeros(len(windows) * bins, dtype=np.int64)
             sums = np.zeros(len(windows) * bins)
+            waiting: list[tuple[np.ndarray, np.ndarray]] = []  # (bins, values) not yet counted
             for values in _passes(self.blocks, "histograms", self.progress, self.total):
                 if self.first is None:
                     first_pass(values)
                 chosen = values[rows]
                 inside = (chosen >= low) & (chosen <= high)
-                flat = (_bins(chosen, low, high, bins) + offsets)[inside]
-                counts += np.bincount(flat, minlength=counts.shape[0])
-                sums += np.bincount(flat, weights=chosen[inside], minlength=sums.shape[0])
+                waiting.append(((_bins(chosen, low, high, bins) + offsets)[inside],
+                                chosen[inside]))
+                if sum(flat.shape[0] for flat, _ in waiting) >= counts.shape[0]:
+                    _count(waiting, counts, sums)
+            _count(waiting, counts, sums)
             self._collect(windows, rows, low, high, bins, counts.reshape(len(windows), bins),
                           sums.reshape(len(windows), bins))
         return self.found
