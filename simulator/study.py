@@ -209,9 +209,7 @@ class Study:
 
     def blocks(self) -> list[tuple[int, int]]:
         """(block, episodes in it) for every block of the study."""
-        episodes = self.base.episodes
-        return [(block, min(BLOCK_SIZE, episodes - block * BLOCK_SIZE))
-                for block in range((episodes + BLOCK_SIZE - 1) // BLOCK_SIZE)]
+        return episode_blocks(self.base.episodes)
 
     def to_dict(self) -> dict:
         return {
@@ -251,6 +249,12 @@ def ignores_field(case: Case, policy: object) -> bool:
     return (case.config.extended.coupling == 0.0 and not case.config.order_flow_market
             and built_in
             and not getattr(policy, "uses_field", True))
+
+
+def episode_blocks(episodes: int, size: int = BLOCK_SIZE) -> list[tuple[int, int]]:
+    """(block, episodes in it) for `episodes` cut into blocks of `size`, the last one short."""
+    return [(block, min(size, episodes - block * size))
+            for block in range((episodes + size - 1) // size)]
 
 
 def block_name(block: int) -> str:
@@ -332,17 +336,19 @@ def _prepare(study: Study, folder: OutputFolder) -> None:
     os.replace(partial, manifest)
 
 
+def block_intact(root: Path, block: int, rows: int, facts: dict | None) -> bool:
+    """Whether a block's file is what the ledger's `facts` record of it: `rows` rows (the
+    block's episodes) and the recorded sha256."""
+    facts = facts or {}
+    path = root / block_name(block)
+    return (facts.get("rows") == rows and path.is_file()
+            and file_digest(path) == facts.get("sha256"))
+
+
 def finished_blocks(study: Study, folder: OutputFolder) -> set[int]:
-    """The blocks whose file the ledger records as finished and which are intact: the recorded
-    row count is the block's and the file's sha256 is the recorded one."""
-    finished = set()
-    for block, count in study.blocks():
-        facts = folder.facts(block_name(block)) or {}
-        path = folder.root / block_name(block)
-        if (facts.get("rows") == count and path.is_file()
-                and file_digest(path) == facts.get("sha256")):
-            finished.add(block)
-    return finished
+    """The blocks whose file the ledger records as finished and which are intact."""
+    return {block for block, count in study.blocks()
+            if block_intact(folder.root, block, count, folder.facts(block_name(block)))}
 
 
 BACKENDS = ("inline", "processes", "dask")
@@ -597,16 +603,14 @@ def load_episodes(out: str | Path) -> pd.DataFrame:
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
     ledger = json.loads((out / LEDGER).read_text())["files"] if (out / LEDGER).is_file() else {}
-    episodes, size = manifest["base"]["simulation"]["episodes"], manifest["block_size"]
     frames = []
-    for block in range(-(-episodes // size)):
-        path, facts = out / block_name(block), ledger.get(block_name(block), {})
-        if not (facts.get("rows") == min(size, episodes - block * size) and path.is_file()
-                and file_digest(path) == facts.get("sha256")):
+    for block, rows in episode_blocks(manifest["base"]["simulation"]["episodes"],
+                                      manifest["block_size"]):
+        if not block_intact(out, block, rows, ledger.get(block_name(block))):
             raise ParameterError(f"{str(out)!r}: block {block} of the study is missing or does "
                                  "not match its record; run the study again on this folder to "
                                  "compute it")
-        table = pq.read_table(path).to_pandas()
+        table = pq.read_table(block_path(out, block)).to_pandas()
         for index, case in enumerate(manifest["cases"]):
             frames.append(pd.DataFrame({
                 "episode": table["episode"], "case": case["label"],
