@@ -104,6 +104,11 @@ def _sweep_target(key: str) -> tuple[str, ...]:
                          f"believe ({beliefs})")
 
 
+def _first_repeated(items: list | tuple) -> int | None:
+    """The index of the first item that equals an earlier one, or None."""
+    return next((index for index, item in enumerate(items) if item in items[:index]), None)
+
+
 @dataclass(frozen=True)
 class Study:
     """strategies × sweep on the base configuration's episodes and seed.
@@ -143,21 +148,19 @@ class Study:
                 raise ParameterError(f"a study strategy is StrategyParameters or a policy with "
                                      f"start and trades methods, got {strategy!r}")
         labels = [strategy_label(strategy) for strategy in self.strategies]
-        repeated = next((label for index, label in enumerate(labels) if label in labels[:index]),
-                        None)
+        repeated = _first_repeated(labels)
         if repeated is not None:
-            raise ParameterError(f"strategy {repeated!r} is listed twice: each strategy once (it "
-                                 "would be computed twice; a policy object of your own needs a "
-                                 "distinct `label` attribute)")
+            raise ParameterError(f"strategy {labels[repeated]!r} is listed twice: each strategy "
+                                 "once (it would be computed twice; a policy object of your own "
+                                 "needs a distinct `label` attribute)")
         for key, values in self.sweep.items():
             _sweep_target(key)
             if len(values) == 0:
                 raise ParameterError(f"sweep {key!r} needs at least one value")
-            repeated = next((value for index, value in enumerate(values)
-                             if value in values[:index]), None)
+            repeated = _first_repeated(values)
             if repeated is not None:
-                raise ParameterError(f"sweep {key!r} lists the value {repeated!r} twice: each "
-                                     "value once (it would be computed twice)")
+                raise ParameterError(f"sweep {key!r} lists the value {values[repeated]!r} "
+                                     "twice: each value once (it would be computed twice)")
         cases = self.cases()
         for case in cases:
             case.config.check_simulated_magnitudes()
