@@ -343,8 +343,8 @@ def _markdown_table(table: Table) -> list[str]:
 def format_tables(results: StudyResults, study: Study) -> str:
     """What `acsim run` prints: what was run, the summary and paired tables, and what they
     say."""
-    lines = ["Study: " + describe_study(study)[0], *(f"  {line}" for line in
-                                                   describe_study(study)[1:]), ""]
+    first, *rest = describe_study(study)
+    lines = [f"Study: {first}", *(f"  {line}" for line in rest), ""]
     for table in _tables(results, study):
         lines += [*_text_table(table), ""]
     lines += interpretation(results, study)
